@@ -1,0 +1,3 @@
+//! Core loop benchmarks.
+
+fn main() {}

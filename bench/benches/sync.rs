@@ -1,0 +1,3 @@
+//! Sync benchmarks.
+
+fn main() {}

@@ -1,0 +1,107 @@
+//! The crate's error type: asyncio's exceptions as one Rust enum.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+/// A failure reported by the loop, a loop future or a task.
+///
+/// asyncio's exception names map to variants: `CancelledError` →
+/// [`Error::Cancelled`], `TimeoutError` → [`Error::TimedOut`],
+/// `InvalidStateError` → [`Error::InvalidState`], `ValueError` →
+/// [`Error::InvalidArgument`], and the `RuntimeError`s about loop state to
+/// [`Error::LoopClosed`], [`Error::LoopRunning`], [`Error::NoRunningLoop`].
+///
+/// The error is cheap to clone (OS errors and user errors are shared behind
+/// an [`Arc`]) so that a loop future's outcome can be observed by several
+/// awaiters, and it is `Send + Sync` so it composes with `anyhow`-style code.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The loop was closed: nothing can be scheduled on it any more.
+    #[error("the event loop is closed")]
+    LoopClosed,
+    /// The loop is already running (run while running, nested
+    /// `run_until_complete`, close while running).
+    #[error("the event loop is already running")]
+    LoopRunning,
+    /// Another event loop is already running on this thread.
+    #[error("cannot run the event loop while another loop is running on this thread")]
+    AnotherLoopRunning,
+    /// `get_running_loop` was called outside a running loop.
+    #[error("no running event loop on this thread")]
+    NoRunningLoop,
+    /// An operation was done in a state that does not allow it (asyncio's
+    /// `InvalidStateError`), such as setting a future's result twice.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+    /// An argument was out of range or malformed (asyncio's `ValueError`).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A file descriptor could not be watched: it is closed, invalid, or of
+    /// a kind the selector cannot poll (a regular file).
+    #[error("cannot watch file descriptor {fd}: {source}")]
+    InvalidFd {
+        /// The descriptor that was refused.
+        fd: RawFd,
+        /// Why the selector refused it.
+        source: Arc<io::Error>,
+    },
+    /// The awaited future or task was cancelled (asyncio's `CancelledError`).
+    #[error("the operation was cancelled")]
+    Cancelled,
+    /// A deadline passed before the operation completed (asyncio's
+    /// `TimeoutError`).
+    #[error("the operation timed out")]
+    TimedOut,
+    /// A task or executor job panicked; the payload's message is kept.
+    #[error("task panicked: {0}")]
+    Panicked(String),
+    /// The executor was shut down and accepts no new work.
+    #[error("the executor is shut down")]
+    ExecutorShutdown,
+    /// An error from the operating system.
+    #[error(transparent)]
+    Io(Arc<io::Error>),
+    /// An error set by user code on a loop future (asyncio's
+    /// `set_exception`).
+    #[error(transparent)]
+    Failed(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// Wraps any error as [`Error::Failed`] (asyncio's `set_exception`).
+    pub fn failed(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Failed(Arc::from(err.into()))
+    }
+
+    /// Whether this is [`Error::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled)
+    }
+
+    /// Whether this is [`Error::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Error::Panicked(_))
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Self {
+        Error::Io(Arc::new(err))
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Extracts a readable message from a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

@@ -1,0 +1,81 @@
+//! The event loop of tulip: asyncio's loop model in Rust.
+//!
+//! `loop-core` provides the loop itself — the selector, the FIFO ready
+//! queue shared by callbacks and tasks, the timer heap, [`Handle`] and
+//! [`TimerHandle`], loop futures ([`LoopFuture`]) and tasks ([`Task`]), fd
+//! watching, the executor for blocking work, exception handling, debug mode,
+//! and the task helpers (`sleep`, …). It builds on nothing but the OS
+//! (through `rustix`) and a few small crates; every other tulip crate builds
+//! on it, through the object-safe [`EventLoop`] trait and the user-facing
+//! [`Loop`] handle only.
+//!
+//! # Implementation
+//!
+//! [`SelectorEventLoop`] runs on the thread that created it, with a
+//! level-triggered epoll selector (one `epoll_pwait` per iteration), an
+//! eventfd for wake-ups from other threads ([`RemoteLoop`]), and a
+//! `(deadline, sequence)` binary heap of timers. Tasks are `async-task`
+//! runnables whose waker pushes them onto the same ready queue as
+//! `call_soon`. The default executor is a bounded thread pool the loop
+//! starts lazily.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use loop_core::{Loop, sleep};
+//!
+//! let lp = Loop::new()?;
+//! let l2 = lp.clone();
+//! lp.call_soon(|| println!("Hello World"))?;
+//! let answer = lp.run_until_complete(async move {
+//!     sleep(Duration::from_millis(1)).await?;
+//!     let task = l2.create_task(async { 6 * 7 })?;
+//!     task.await
+//! })??;
+//! assert_eq!(answer, 42);
+//! lp.close()?;
+//! # Ok::<(), loop_core::Error>(())
+//! ```
+
+mod blocking;
+mod clock;
+mod common;
+mod error;
+mod event_loop;
+mod exception;
+mod executor;
+mod future;
+mod handle;
+mod helpers;
+mod loop_handle;
+mod policy;
+mod ready;
+mod remote;
+mod run;
+mod selector;
+mod task;
+mod timer_heap;
+
+#[cfg(feature = "test-util")]
+pub mod test_util;
+
+pub use async_task::Runnable;
+pub use blocking::ExecutorFuture;
+pub use common::{DEBUG_ENV_VAR, DEFAULT_SLOW_CALLBACK_DURATION, LoopCommon};
+pub use error::{Error, Result};
+pub use event_loop::{EventLoop, Scheduler};
+pub use exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
+pub use executor::{Executor, Job, ThreadPoolExecutor};
+pub use future::{CallbackId, LoopFuture};
+pub use handle::{Handle, TimerHandle};
+pub use helpers::*;
+pub use loop_handle::{Loop, WeakLoop};
+pub use policy::{
+    DefaultEventLoopPolicy, EventLoopPolicy, get_event_loop, get_event_loop_policy,
+    get_running_loop, new_event_loop, set_event_loop, set_event_loop_policy,
+};
+pub use remote::{RemoteItem, RemoteLoop, RemoteQueue, RemoteTask};
+pub use run::run;
+pub use selector::SelectorEventLoop;
+pub use task::{LocalBoxFuture, Task, TaskFactory, TaskRef, current_task};

@@ -1,0 +1,225 @@
+//! The thread-safe face of a loop: `RemoteLoop` and its queue.
+//!
+//! Other threads cannot touch a loop (it is `!Send`); they push work onto a
+//! `concurrent-queue` and wake the loop's selector. The loop drains the
+//! queue on its own thread at every iteration.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use async_task::Runnable;
+use concurrent_queue::ConcurrentQueue;
+use futures_lite::FutureExt as _;
+
+use crate::error::{Error, Result, panic_message};
+
+/// Work sent to a loop from another thread.
+#[non_exhaustive]
+pub enum RemoteItem {
+    /// A callback to run on the loop (`call_soon_threadsafe`).
+    Call(Box<dyn FnOnce() + Send + 'static>),
+    /// A task runnable woken from another thread.
+    Task(Runnable),
+    /// A request to stop the loop.
+    Stop,
+}
+
+impl fmt::Debug for RemoteItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RemoteItem::Call(_) => "Call",
+            RemoteItem::Task(_) => "Task",
+            RemoteItem::Stop => "Stop",
+        })
+    }
+}
+
+struct Shared {
+    queue: ConcurrentQueue<RemoteItem>,
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+/// The receiving end a loop implementation drains (one per loop).
+pub struct RemoteQueue {
+    shared: Arc<Shared>,
+}
+
+impl RemoteQueue {
+    /// A queue whose pushes call `wake` (which must wake the loop's
+    /// selector; it should coalesce repeated wake-ups itself).
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        RemoteQueue {
+            shared: Arc::new(Shared { queue: ConcurrentQueue::unbounded(), wake: Box::new(wake) }),
+        }
+    }
+
+    /// The sending end, for other threads.
+    pub fn remote(&self) -> RemoteLoop {
+        RemoteLoop { shared: self.shared.clone() }
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.shared.queue.is_empty()
+    }
+
+    /// Takes one queued item.
+    pub fn pop(&self) -> Option<RemoteItem> {
+        self.shared.queue.pop().ok()
+    }
+
+    /// Refuses further pushes (loop close) and drops what is queued, on the
+    /// calling (loop) thread.
+    pub fn close(&self) {
+        self.shared.queue.close();
+        while self.shared.queue.pop().is_ok() {}
+    }
+}
+
+impl fmt::Debug for RemoteQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteQueue").field("len", &self.shared.queue.len()).finish()
+    }
+}
+
+/// A `Send + Sync` handle to a loop, for other threads (asyncio's
+/// `call_soon_threadsafe` and `run_coroutine_threadsafe`).
+///
+/// Every call fails with [`Error::LoopClosed`] once the loop is closed;
+/// nothing crashes.
+#[derive(Clone)]
+pub struct RemoteLoop {
+    shared: Arc<Shared>,
+}
+
+impl RemoteLoop {
+    /// Pushes an item and wakes the loop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopClosed`] when the loop is closed; the item is handed
+    /// back to the caller's thread and dropped there.
+    pub fn push(&self, item: RemoteItem) -> Result<()> {
+        match self.shared.queue.push(item) {
+            Ok(()) => {
+                (self.shared.wake)();
+                Ok(())
+            }
+            Err(err) => {
+                // A non-Send task's runnable must not be dropped on a foreign
+                // thread (its future would be dropped here); leak it instead.
+                if let RemoteItem::Task(r) = err.into_inner() {
+                    std::mem::forget(r);
+                }
+                Err(Error::LoopClosed)
+            }
+        }
+    }
+
+    /// Schedules `f` to run on the loop's thread, waking the loop if it is
+    /// blocked in its selector.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopClosed`] when the loop is closed.
+    pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        self.push(RemoteItem::Call(Box::new(f)))
+    }
+
+    /// Asks the loop to stop, from any thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopClosed`] when the loop is closed.
+    pub fn stop(&self) -> Result<()> {
+        self.push(RemoteItem::Stop)
+    }
+
+    /// Whether the loop was closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.queue.is_closed()
+    }
+
+    /// Runs a `Send` future as a task on the loop, from any thread (asyncio's
+    /// `run_coroutine_threadsafe`). Await the returned [`RemoteTask`] (from
+    /// any executor) for the output.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopClosed`] when the loop is closed.
+    pub fn spawn<F>(&self, fut: F) -> Result<RemoteTask<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if self.is_closed() {
+            return Err(Error::LoopClosed);
+        }
+        let me = self.clone();
+        let body = AssertUnwindSafe(fut).catch_unwind();
+        let (runnable, task) = async_task::spawn(body, move |r| {
+            let _ = me.push(RemoteItem::Task(r));
+        });
+        runnable.schedule();
+        Ok(RemoteTask { task: Some(task) })
+    }
+}
+
+impl fmt::Debug for RemoteLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteLoop").field("closed", &self.is_closed()).finish()
+    }
+}
+
+type CaughtOutput<T> = std::thread::Result<T>;
+
+/// The output of a future spawned with [`RemoteLoop::spawn`]. `Send`; await
+/// it from any executor. Dropping it detaches the task.
+pub struct RemoteTask<T> {
+    task: Option<async_task::Task<CaughtOutput<T>>>,
+}
+
+impl<T> RemoteTask<T> {
+    /// Cancels the task: its future is dropped on the loop's thread at the
+    /// next opportunity.
+    pub fn cancel(mut self) {
+        if let Some(t) = self.task.take() {
+            drop(t);
+        }
+    }
+}
+
+impl<T> Future for RemoteTask<T> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let Some(task) = self.task.as_mut() else {
+            return Poll::Ready(Err(Error::Cancelled));
+        };
+        match task.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(out) => {
+                self.task = None;
+                Poll::Ready(out.map_err(|p| Error::Panicked(panic_message(&*p))))
+            }
+        }
+    }
+}
+
+impl<T> Drop for RemoteTask<T> {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for RemoteTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteTask").field("pending", &self.task.is_some()).finish()
+    }
+}

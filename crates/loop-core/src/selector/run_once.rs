@@ -1,0 +1,162 @@
+//! One iteration of the selector loop (asyncio's `_run_once`).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use super::SelectorEventLoop;
+use crate::clock::Clock;
+use crate::error::{Error, Result, panic_message};
+use crate::exception::ExceptionContext;
+use crate::handle::Handle;
+use crate::ready::Ready;
+use crate::remote::RemoteItem;
+
+/// The longest the selector blocks in one call even when nothing is due
+/// (asyncio's `MAXIMUM_SELECT_TIMEOUT`: one day). Timers further out are
+/// simply waited for in several polls, so delays have no upper bound.
+pub(crate) const MAX_SELECT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+impl SelectorEventLoop {
+    /// Runs one iteration. The phases, in order:
+    ///
+    /// 1. **Purge** the timer heap if cancelled timers dominate it (more than
+    ///    100 timers and more than half cancelled).
+    /// 2. **Timeout**: zero if anything is ready, stopping, queued from
+    ///    another thread or waiting to run before the poll; else until the
+    ///    earliest timer; else infinite. (A virtual clock jumps to the
+    ///    earliest timer instead of waiting.)
+    /// 3. **Poll** the selector; every ready fd's reader/writer callback and
+    ///    every item sent from another thread joins the ready queue.
+    /// 4. **Timers**: every timer due at or before now joins the ready queue,
+    ///    in `(deadline, sequence)` order. A timer never runs early.
+    /// 5. **Run** exactly the callbacks that were ready when this phase
+    ///    started; callbacks they schedule run in the next iteration.
+    /// 6. **Before poll**: run the callbacks registered with
+    ///    `call_before_poll` (transports flush coalesced writes here).
+    ///
+    /// # Errors
+    ///
+    /// An OS error from the selector other than `EINTR` (which is retried).
+    pub fn run_once(&self) -> Result<()> {
+        self.iterations.set(self.iterations.get() + 1);
+
+        // 1. Purge.
+        self.timers.borrow_mut().purge_if_needed();
+
+        // 2. Timeout.
+        let busy = !self.ready.is_empty()
+            || self.stopping.get()
+            || !self.remote.is_empty()
+            || !self.before_poll.borrow().is_empty();
+        let timeout = if busy {
+            Some(Duration::ZERO)
+        } else {
+            let next = self.timers.borrow_mut().next_deadline();
+            match (next, &self.clock) {
+                (None, _) => None,
+                (Some(deadline), Clock::Virtual(v)) => {
+                    v.advance_to(deadline);
+                    Some(Duration::ZERO)
+                }
+                (Some(deadline), Clock::System) => {
+                    Some(deadline.saturating_duration_since(Instant::now()).min(MAX_SELECT_TIMEOUT))
+                }
+            }
+        };
+
+        // 3. Poll.
+        {
+            let io = self.io.borrow();
+            let ready = &self.ready;
+            self.epoll.borrow_mut().wait(timeout, |ev| {
+                io.dispatch(ev, |h| ready.push(Ready::Callback(h)));
+            })?;
+        }
+        while let Some(item) = self.remote.pop() {
+            match item {
+                RemoteItem::Call(f) => self.ready.push(Ready::Remote(f)),
+                RemoteItem::Task(r) => self.ready.push(Ready::Task(r)),
+                RemoteItem::Stop => self.stopping.set(true),
+            }
+        }
+
+        // 4. Timers.
+        let now = self.clock.now();
+        {
+            let ready = &self.ready;
+            self.timers.borrow_mut().pop_due(now, |h| ready.push(Ready::Callback(h)));
+        }
+
+        // 5. Run this batch.
+        let batch = self.ready.len();
+        for _ in 0..batch {
+            let Some(item) = self.ready.pop() else { break };
+            match item {
+                Ready::Callback(h) => {
+                    if !h.cancelled() {
+                        self.run_handle(&h);
+                    }
+                }
+                Ready::Task(r) => self.run_guarded(
+                    || {
+                        r.run();
+                    },
+                    None,
+                ),
+                Ready::Remote(f) => self.run_guarded(f, None),
+            }
+        }
+
+        // 6. Before poll.
+        let mut pending = std::mem::take(&mut *self.before_poll.borrow_mut());
+        if !pending.is_empty() {
+            for h in pending.drain(..) {
+                if !h.cancelled() {
+                    self.run_handle(&h);
+                }
+            }
+            // Keep the allocation for the next iteration.
+            let mut slot = self.before_poll.borrow_mut();
+            if slot.is_empty() {
+                *slot = pending;
+            }
+        }
+        Ok(())
+    }
+
+    fn run_handle(&self, h: &Handle) {
+        self.run_guarded(|| h.run(), Some(h));
+    }
+
+    /// Runs `f`, catching a panic and reporting it with `handle` as context;
+    /// in debug mode, warns when `f` was slow.
+    fn run_guarded(&self, f: impl FnOnce(), handle: Option<&Handle>) {
+        let debug = self.common.debug();
+        let t0 = debug.then(Instant::now);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            let err = Error::Panicked(panic_message(&*payload));
+            let mut ctx = ExceptionContext::new("Exception in callback").with_error(err);
+            if let Some(h) = handle {
+                ctx = ctx.with_handle(h.clone());
+            }
+            self.common.call_exception_handler(ctx);
+        }
+        if let Some(t0) = t0 {
+            let took = t0.elapsed();
+            if took >= self.common.slow_callback_duration() {
+                match handle {
+                    Some(h) => tracing::warn!(
+                        target: "tulip",
+                        "Executing {h:?} took {:.3} seconds",
+                        took.as_secs_f64()
+                    ),
+                    None => tracing::warn!(
+                        target: "tulip",
+                        "Executing a task step took {:.3} seconds",
+                        took.as_secs_f64()
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! Tasks: futures driven by the loop (asyncio's `Task`).
+//!
+//! A task is an `async-task` runnable scheduled through the loop's
+//! [`Scheduler`](crate::Scheduler), so it shares the ready queue with
+//! `call_soon` callbacks in FIFO order. [`Task<T>`] is the typed handle
+//! (await it for the output); [`TaskRef`] is the type-erased handle returned
+//! by [`current_task`] and [`Loop::all_tasks`](crate::Loop::all_tasks).
+//!
+//! Dropping a `Task<T>` detaches it: the task keeps running. A task whose
+//! panic nobody observed is reported to the loop's exception handler ("Task
+//! exception was never retrieved"), either when it fails after its handle was
+//! dropped, or when its handle is dropped without the result being taken.
+
+mod body;
+mod registry;
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+pub(crate) use body::spawn;
+pub(crate) use registry::TaskRegistry;
+
+use crate::error::{Error, Result};
+use crate::event_loop::EventLoop;
+use crate::exception::ExceptionContext;
+use crate::handle::Handle;
+
+/// A type-erased, boxed, non-`Send` future (what a task factory handles).
+pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// A task factory (asyncio's `set_task_factory`): it sees each new task and
+/// the task's type-erased body, and returns the body the loop will run (the
+/// same one, or one wrapped for instrumentation). It may rename the task.
+pub type TaskFactory = Rc<dyn Fn(&crate::Loop, &TaskRef, LocalBoxFuture<()>) -> LocalBoxFuture<()>>;
+
+static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CURRENT_TASK: Cell<Option<TaskRef>> = const { Cell::new(None) };
+}
+
+/// The task running now on this thread, if any (asyncio's
+/// `current_task()`).
+pub fn current_task() -> Option<TaskRef> {
+    CURRENT_TASK.with(|c| {
+        let cur = c.take();
+        c.set(cur.clone());
+        cur
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TaskState {
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// The type-independent part of a task.
+pub(crate) struct TaskHeader {
+    id: u64,
+    name: RefCell<Option<String>>,
+    state: Cell<TaskState>,
+    cancel_requested: Cell<bool>,
+    /// The task's own waker, kept from its first poll so `cancel` can wake it.
+    waker: RefCell<Option<Waker>>,
+    /// Whoever awaits the `Task<T>`.
+    join_waker: RefCell<Option<Waker>>,
+    handle_alive: Cell<bool>,
+    retrieved: Cell<bool>,
+    done_callbacks: RefCell<Vec<Box<dyn FnOnce(&TaskRef)>>>,
+    slot: Cell<usize>,
+    site: &'static Location<'static>,
+    owner: Option<Weak<dyn EventLoop>>,
+}
+
+pub(crate) trait TaskAny {
+    fn header(&self) -> &TaskHeader;
+    /// The failure, if the task failed or was cancelled.
+    fn peek_error(&self) -> Option<Error>;
+}
+
+pub(crate) struct TaskCell<T> {
+    header: TaskHeader,
+    output: RefCell<Option<Result<T>>>,
+}
+
+impl<T> TaskAny for TaskCell<T> {
+    fn header(&self) -> &TaskHeader {
+        &self.header
+    }
+    fn peek_error(&self) -> Option<Error> {
+        match &*self.output.borrow() {
+            Some(Err(e)) => Some(e.clone()),
+            _ => match self.header.state.get() {
+                TaskState::Cancelled => Some(Error::Cancelled),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl<T: 'static> TaskCell<T> {
+    fn new(
+        name: Option<String>,
+        site: &'static Location<'static>,
+        owner: Option<Weak<dyn EventLoop>>,
+    ) -> Self {
+        TaskCell {
+            header: TaskHeader {
+                id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
+                name: RefCell::new(name),
+                state: Cell::new(TaskState::Pending),
+                cancel_requested: Cell::new(false),
+                waker: RefCell::new(None),
+                join_waker: RefCell::new(None),
+                handle_alive: Cell::new(true),
+                retrieved: Cell::new(false),
+                done_callbacks: RefCell::new(Vec::new()),
+                slot: Cell::new(usize::MAX),
+                site,
+                owner,
+            },
+            output: RefCell::new(None),
+        }
+    }
+
+    /// Records the outcome, wakes the awaiter, schedules done callbacks and
+    /// reports a failure nobody can observe any more.
+    fn finish(self: &Rc<Self>, result: Result<T>) {
+        let h = &self.header;
+        if h.state.get() != TaskState::Pending {
+            return;
+        }
+        let state = match &result {
+            Ok(_) => TaskState::Succeeded,
+            Err(Error::Cancelled) => TaskState::Cancelled,
+            Err(_) => TaskState::Failed,
+        };
+        *self.output.borrow_mut() = Some(result);
+        h.state.set(state);
+        drop(h.waker.borrow_mut().take());
+        if let Some(w) = h.join_waker.borrow_mut().take() {
+            w.wake();
+        }
+        let lp = h.owner.as_ref().and_then(Weak::upgrade);
+        if let Some(lp) = &lp {
+            lp.common().tasks.remove(h.slot.get());
+        }
+        let callbacks = std::mem::take(&mut *h.done_callbacks.borrow_mut());
+        if !callbacks.is_empty() {
+            let me = TaskRef(self.clone());
+            for cb in callbacks {
+                let me = me.clone();
+                let handle = Handle::new(move || cb(&me));
+                // A closed loop drops pending callbacks anyway.
+                if let Some(lp) = &lp {
+                    let _ = lp.call_soon(handle);
+                }
+            }
+        }
+        if state == TaskState::Failed && !h.handle_alive.get() {
+            self.report_unretrieved(lp.as_deref());
+        }
+    }
+
+    fn report_unretrieved(self: &Rc<Self>, lp: Option<&dyn EventLoop>) {
+        let h = &self.header;
+        if h.retrieved.replace(true) {
+            return;
+        }
+        let ctx = ExceptionContext::new("Task exception was never retrieved")
+            .with_task(TaskRef(self.clone()));
+        let ctx = match self.peek_error() {
+            Some(e) => ctx.with_error(e),
+            None => ctx,
+        };
+        match lp {
+            Some(lp) => lp.common().call_exception_handler(ctx),
+            None => crate::exception::default_exception_handler(&ctx),
+        }
+    }
+}
+
+impl TaskHeader {
+    fn name(&self) -> String {
+        self.name.borrow().clone().unwrap_or_else(|| format!("Task-{}", self.id))
+    }
+
+    fn cancel(&self) -> bool {
+        if self.state.get() != TaskState::Pending {
+            return false;
+        }
+        self.cancel_requested.set(true);
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+        true
+    }
+}
+
+/// A type-erased handle to a task (what `current_task` and `all_tasks`
+/// return). Cloning is cheap; it does not keep the task's future alive.
+#[derive(Clone)]
+pub struct TaskRef(Rc<dyn TaskAny>);
+
+impl TaskRef {
+    fn h(&self) -> &TaskHeader {
+        self.0.header()
+    }
+
+    /// A process-unique id.
+    pub fn id(&self) -> u64 {
+        self.h().id
+    }
+
+    /// The task's name (`Task-<id>` unless one was given).
+    pub fn name(&self) -> String {
+        self.h().name()
+    }
+
+    /// Renames the task.
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.h().name.borrow_mut() = Some(name.into());
+    }
+
+    /// Requests cancellation: the task's future is dropped at its next poll
+    /// and its awaiter sees [`Error::Cancelled`]. Returns `false` if the task
+    /// is already done.
+    pub fn cancel(&self) -> bool {
+        self.h().cancel()
+    }
+
+    /// Whether cancellation was requested and the task is not done yet, or
+    /// the task ended cancelled.
+    pub fn cancelling(&self) -> bool {
+        self.h().cancel_requested.get() && self.h().state.get() == TaskState::Pending
+    }
+
+    /// Whether the task ended cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.h().state.get() == TaskState::Cancelled
+    }
+
+    /// Whether the task ended (succeeded, failed or cancelled).
+    pub fn done(&self) -> bool {
+        self.h().state.get() != TaskState::Pending
+    }
+
+    /// The task's failure, if it panicked or was cancelled; `None` while
+    /// pending or after success. Marks the failure as retrieved.
+    pub fn exception(&self) -> Option<Error> {
+        self.h().retrieved.set(true);
+        self.0.peek_error()
+    }
+
+    /// Where the task was created.
+    pub fn site(&self) -> &'static Location<'static> {
+        self.h().site
+    }
+
+    /// Schedules `f` with `call_soon` once the task is done (at once if it
+    /// already is).
+    pub fn add_done_callback(&self, f: impl FnOnce(&TaskRef) + 'static) {
+        if self.done() {
+            let me = self.clone();
+            if let Some(lp) = self.h().owner.as_ref().and_then(Weak::upgrade) {
+                let _ = lp.call_soon(Handle::new(move || f(&me)));
+            }
+        } else {
+            self.h().done_callbacks.borrow_mut().push(Box::new(f));
+        }
+    }
+
+    /// Whether two handles refer to the same task.
+    pub fn ptr_eq(&self, other: &TaskRef) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = self.h();
+        f.debug_struct("Task")
+            .field("name", &h.name())
+            .field("state", &h.state.get())
+            .field("created_at", &format_args!("{}:{}", h.site.file(), h.site.line()))
+            .finish()
+    }
+}
+
+/// A handle to a task's output (asyncio's `Task`, like tokio's
+/// `JoinHandle`).
+///
+/// Awaiting it yields the task's output, or [`Error::Cancelled`] if the task
+/// was cancelled, or [`Error::Panicked`] if it panicked. Dropping it detaches
+/// the task, which keeps running.
+pub struct Task<T: 'static> {
+    cell: Rc<TaskCell<T>>,
+}
+
+impl<T: 'static> Task<T> {
+    /// A type-erased handle to the same task.
+    pub fn as_task_ref(&self) -> TaskRef {
+        TaskRef(self.cell.clone())
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> u64 {
+        self.cell.header.id
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> String {
+        self.cell.header.name()
+    }
+
+    /// Renames the task.
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.cell.header.name.borrow_mut() = Some(name.into());
+    }
+
+    /// Requests cancellation (see [`TaskRef::cancel`]). Returns `false` if
+    /// the task is already done.
+    pub fn cancel(&self) -> bool {
+        self.cell.header.cancel()
+    }
+
+    /// Whether the task ended cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.cell.header.state.get() == TaskState::Cancelled
+    }
+
+    /// Whether the task ended.
+    pub fn done(&self) -> bool {
+        self.cell.header.state.get() != TaskState::Pending
+    }
+
+    /// Whether the task ended with a failure (panic) or cancellation,
+    /// without taking the result.
+    pub fn failed(&self) -> bool {
+        matches!(self.cell.header.state.get(), TaskState::Failed | TaskState::Cancelled)
+    }
+
+    /// Schedules `f` once the task is done (see
+    /// [`TaskRef::add_done_callback`]).
+    pub fn add_done_callback(&self, f: impl FnOnce(&TaskRef) + 'static) {
+        self.as_task_ref().add_done_callback(f);
+    }
+
+    /// Takes the output if the task is done, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] while the task is pending or when the output
+    /// was already taken; otherwise the task's own failure.
+    pub fn try_take(&mut self) -> Result<T> {
+        match self.cell.output.borrow_mut().take() {
+            Some(r) => {
+                self.cell.header.retrieved.set(true);
+                r
+            }
+            None if self.done() => Err(Error::InvalidState("task output already taken".into())),
+            None => Err(Error::InvalidState("task is not done yet".into())),
+        }
+    }
+}
+
+impl<T: 'static> Future for Task<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let this = self.get_mut();
+        if this.done() {
+            return Poll::Ready(this.try_take());
+        }
+        let mut slot = this.cell.header.join_waker.borrow_mut();
+        match slot.as_ref() {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: 'static> Drop for Task<T> {
+    fn drop(&mut self) {
+        let h = &self.cell.header;
+        h.handle_alive.set(false);
+        if h.state.get() == TaskState::Failed && !h.retrieved.get() {
+            let lp = h.owner.as_ref().and_then(Weak::upgrade);
+            self.cell.report_unretrieved(lp.as_deref());
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.as_task_ref(), f)
+    }
+}

@@ -1,0 +1,69 @@
+//! The per-loop registry of live tasks (for `all_tasks`).
+//!
+//! A slab of weak references: O(1) insert and remove, no hashing, and the
+//! registry never keeps a task alive.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use super::{TaskAny, TaskRef};
+
+#[derive(Default)]
+pub(crate) struct TaskRegistry {
+    slots: RefCell<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    entries: Vec<Option<Weak<dyn TaskAny>>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl TaskRegistry {
+    /// Registers a task and returns its slot.
+    pub(crate) fn insert(&self, task: &Rc<dyn TaskAny>) -> usize {
+        let mut s = self.slots.borrow_mut();
+        s.len += 1;
+        let weak = Rc::downgrade(task);
+        match s.free.pop() {
+            Some(i) => {
+                s.entries[i] = Some(weak);
+                i
+            }
+            None => {
+                s.entries.push(Some(weak));
+                s.entries.len() - 1
+            }
+        }
+    }
+
+    /// Forgets the task in `slot` (no-op for an unknown slot).
+    pub(crate) fn remove(&self, slot: usize) {
+        let mut s = self.slots.borrow_mut();
+        if let Some(entry) = s.entries.get_mut(slot) {
+            if entry.take().is_some() {
+                s.free.push(slot);
+                s.len -= 1;
+            }
+        }
+    }
+
+    /// Number of registered tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.borrow().len
+    }
+
+    /// Every registered task that still exists and is not done.
+    pub(crate) fn live(&self) -> Vec<TaskRef> {
+        self.slots
+            .borrow()
+            .entries
+            .iter()
+            .flatten()
+            .filter_map(Weak::upgrade)
+            .map(TaskRef)
+            .filter(|t| !t.done())
+            .collect()
+    }
+}

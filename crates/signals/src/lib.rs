@@ -1,0 +1,6 @@
+//! Unix signal handlers that run as callbacks on the loop.
+//!
+//! This crate is a placeholder: its API lands in a later issue. It builds on
+//! `loop-core`'s public `EventLoop` trait only.
+
+#![forbid(unsafe_code)]

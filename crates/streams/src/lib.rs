@@ -1,0 +1,6 @@
+//! High-level StreamReader / StreamWriter over loop transports.
+//!
+//! This crate is a placeholder: its API lands in a later issue. It builds on
+//! `loop-core`'s public `EventLoop` trait only.
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! Single-thread async synchronization primitives with asyncio semantics.
+
+#![forbid(unsafe_code)]
