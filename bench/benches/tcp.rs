@@ -1,0 +1,3 @@
+//! TCP/UDP echo benchmarks.
+
+fn main() {}
