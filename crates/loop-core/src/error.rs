@@ -55,7 +55,7 @@ pub enum Error {
     #[error("the operation timed out")]
     TimedOut,
     /// A task or executor job panicked; the payload's message is kept.
-    #[error("task panicked: {0}")]
+    #[error("panicked: {0}")]
     Panicked(String),
     /// The executor was shut down and accepts no new work.
     #[error("the executor is shut down")]

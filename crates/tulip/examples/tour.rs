@@ -1,0 +1,136 @@
+//! A guided tour of tulip: each step shows one piece of asyncio's model and
+//! prints what happened. Exits by itself in a few seconds.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tulip::prelude::*;
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+fn main() -> Result<()> {
+    let started = Instant::now();
+    let lp = new_event_loop()?;
+
+    step("callbacks run in FIFO order, on the next iteration");
+    let log = Rc::new(RefCell::new(Vec::new()));
+    for i in 1..=3 {
+        let log = log.clone();
+        lp.call_soon(move || log.borrow_mut().push(i))?;
+    }
+    let l2 = lp.clone();
+    lp.call_soon(move || l2.stop())?;
+    lp.run_forever()?;
+    println!("ran callbacks {:?}", log.borrow());
+
+    step("timers fire in deadline order, never early");
+    let t0 = lp.time();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for ms in [30u64, 10, 20] {
+        let order = order.clone();
+        let lp2 = lp.clone();
+        lp.call_later(Duration::from_millis(ms), move || {
+            order.borrow_mut().push((ms, lp2.time() - t0));
+        })?;
+    }
+    let l2 = lp.clone();
+    lp.call_later(Duration::from_millis(40), move || l2.stop())?;
+    lp.run_forever()?;
+    for (ms, at) in order.borrow().iter() {
+        println!("timer for {ms} ms fired after {:.1} ms", at.as_secs_f64() * 1e3);
+    }
+
+    step("tasks: futures driven by the loop, cancellable");
+    let l2 = lp.clone();
+    let total = lp.run_until_complete(async move {
+        let workers: Vec<_> = (1..=3u64)
+            .map(|i| {
+                l2.create_named_task(format!("worker-{i}"), async move {
+                    sleep(Duration::from_millis(10 * i)).await?;
+                    Ok::<_, Error>(i * 10)
+                })
+            })
+            .collect::<Result<_>>()?;
+        let sleeper = l2.create_task(sleep(Duration::from_secs(3600)))?;
+        println!("{} tasks pending", l2.all_tasks().len());
+        sleeper.cancel();
+        println!("cancelled sleeper: {:?}", sleeper.await.err());
+        let mut sum = 0;
+        for w in workers {
+            sum += w.await??;
+        }
+        Ok::<_, Error>(sum)
+    })??;
+    println!("workers returned {total} in total");
+
+    step("a loop future set by a callback");
+    let fut = lp.create_future::<&'static str>();
+    let f2 = fut.clone();
+    lp.call_later(Duration::from_millis(5), move || {
+        let _ = f2.set_result("set by a timer");
+    })?;
+    println!("future resolved: {}", lp.run_until_complete(fut)??);
+
+    step("blocking work in the executor does not block the loop");
+    let l2 = lp.clone();
+    let (answer, ticks) = lp.run_until_complete(async move {
+        let ticks = Rc::new(RefCell::new(0));
+        let t2 = ticks.clone();
+        let ticker = l2.create_task(async move {
+            loop {
+                sleep(Duration::from_millis(5)).await?;
+                *t2.borrow_mut() += 1;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), Error>(())
+        })?;
+        let answer = l2
+            .run_in_executor(|| {
+                std::thread::sleep(Duration::from_millis(60));
+                6 * 7
+            })
+            .await?;
+        ticker.cancel();
+        let ticks = *ticks.borrow();
+        Ok::<_, Error>((answer, ticks))
+    })??;
+    println!("executor answered {answer}; the loop ticked {ticks} times meanwhile");
+
+    step("another thread wakes the blocked loop with call_soon_threadsafe");
+    let remote = lp.remote();
+    let worker = std::thread::spawn(move || {
+        let sender = format!("{:?}", std::thread::current().id());
+        remote.call_soon_threadsafe(move || {
+            println!(
+                "callback sent by thread {sender} ran on the loop's thread {:?}",
+                std::thread::current().id()
+            );
+            if let Ok(lp) = get_running_loop() {
+                lp.stop();
+            }
+        })
+    });
+    // Nothing is scheduled: the loop blocks in epoll until the thread calls.
+    lp.run_forever()?;
+    worker.join().map_err(|_| Error::Panicked("worker thread".into()))??;
+
+    step("a panic in a callback is reported and the loop keeps running");
+    let l2 = lp.clone();
+    lp.call_soon(|| panic!("this callback fails"))?;
+    lp.call_soon(move || {
+        println!("…and the next callback still ran");
+        l2.stop();
+    })?;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    lp.set_exception_handler(Some(Rc::new(|_, ctx| println!("exception handler got: {ctx}"))));
+    lp.run_forever()?;
+    std::panic::set_hook(hook);
+
+    lp.close()?;
+    println!("\ntour finished in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask ci`: format check, clippy, tests, docs, tidy, examples.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{cargo, workspace_root};
+
+/// Examples that finish by themselves, run to completion by `ci`. Examples
+/// that serve until interrupted (`tcp_echo_server`) are only built.
+const TERMINATING_EXAMPLES: &[&str] = &["hello_world", "display_date", "watch_fd", "tour"];
+
+/// How long one example may run before it counts as hung.
+const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let skip_examples = args.iter().any(|a| a == "--skip-examples");
+    let started = Instant::now();
+    cargo(&["fmt", "--all", "--check"], &[])?;
+    crate::tidy::check(&workspace_root()).map_err(|p| format!("tidy:\n{}", p.join("\n")))?;
+    cargo(
+        &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+        &[],
+    )?;
+    cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"], &[])?;
+    cargo(
+        &["doc", "--workspace", "--no-deps", "--all-features"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    if !skip_examples {
+        cargo(&["build", "--release", "-p", "tulip", "--examples"], &[])?;
+        for name in TERMINATING_EXAMPLES {
+            run_example(name)?;
+        }
+    }
+    eprintln!("xtask: ci passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// Runs a built example, failing if it exits non-zero or hangs.
+fn run_example(name: &str) -> Result<(), String> {
+    let exe = workspace_root().join("target/release/examples").join(name);
+    eprintln!("xtask: $ {}", exe.display());
+    let mut child = Command::new(&exe)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run example {name}: {e}"))?;
+    let deadline = Instant::now() + EXAMPLE_TIMEOUT;
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(format!("example {name} failed: {status}")),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("example {name} did not finish in {EXAMPLE_TIMEOUT:?}"));
+            }
+            // Polling a child's exit status; there is no event to wait on
+            // with a timeout in std.
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
