@@ -256,7 +256,7 @@ fn threadsafe_throughput() {
     lp.close().unwrap();
 
     let tokio = {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let handle = rt.handle().clone();
         let done = Arc::new(AtomicUsize::new(0));
         let d2 = done.clone();
@@ -298,7 +298,7 @@ fn threadsafe_throughput() {
                     .detach();
                 }
             });
-            futures_lite::future::block_on(ex.run(async {
+            async_io::block_on(ex.run(async {
                 while done.load(Ordering::Relaxed) < THREADSAFE_CALLS {
                     futures_lite::future::yield_now().await;
                 }
@@ -320,88 +320,102 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
 }
 
 /// Idle wake-up latency: the loop is blocked in its selector with nothing
-/// to do; another thread schedules a call and we time until it runs.
+/// to do; another thread schedules a call and we time until it runs. The
+/// three implementations are measured in interleaved rounds so that machine
+/// noise hits them alike.
 fn wakeup_latency() {
-    // tulip
-    let lp = tulip::new_event_loop().unwrap();
-    let remote = lp.remote();
-    let (tx, rx) = mpsc::channel::<Duration>();
-    let sender = std::thread::spawn(move || {
-        let mut out = Vec::with_capacity(LATENCY_SAMPLES);
-        for i in 0..LATENCY_SAMPLES {
-            std::thread::sleep(Duration::from_micros(200));
-            let t0 = Instant::now();
-            let tx = tx.clone();
-            let last = i + 1 == LATENCY_SAMPLES;
-            remote
-                .call_soon_threadsafe(move || {
-                    let _ = tx.send(t0.elapsed());
-                    if last {
-                        tulip::get_running_loop().unwrap().stop();
-                    }
-                })
-                .unwrap();
-            out.push(());
-        }
-    });
-    lp.run_forever().unwrap();
-    sender.join().unwrap();
-    lp.close().unwrap();
-    let mut ours: Vec<Duration> = rx.try_iter().collect();
-
-    // tokio
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let handle = rt.handle().clone();
-    let (tx, rx) = mpsc::channel::<Duration>();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let sender = std::thread::spawn(move || {
-        let mut done_tx = Some(done_tx);
-        for i in 0..LATENCY_SAMPLES {
-            std::thread::sleep(Duration::from_micros(200));
-            let t0 = Instant::now();
-            let tx = tx.clone();
-            let d = if i + 1 == LATENCY_SAMPLES { done_tx.take() } else { None };
-            drop(handle.spawn(async move {
-                let _ = tx.send(t0.elapsed());
-                if let Some(d) = d {
-                    let _ = d.send(());
-                }
-            }));
-        }
-    });
-    rt.block_on(async { done_rx.await.unwrap() });
-    sender.join().unwrap();
-    let mut tokio: Vec<Duration> = rx.try_iter().collect();
-
-    // smol
-    let ex = Arc::new(async_executor::Executor::new());
-    let (tx, rx) = mpsc::channel::<Duration>();
-    let (done_tx, done_rx) = async_channel::bounded::<()>(1);
-    let ex2 = ex.clone();
-    let sender = std::thread::spawn(move || {
-        for i in 0..LATENCY_SAMPLES {
-            std::thread::sleep(Duration::from_micros(200));
-            let t0 = Instant::now();
-            let tx = tx.clone();
-            let d = (i + 1 == LATENCY_SAMPLES).then(|| done_tx.clone());
-            ex2.spawn(async move {
-                let _ = tx.send(t0.elapsed());
-                if let Some(d) = d {
-                    let _ = d.send(()).await;
-                }
-            })
-            .detach();
-        }
-    });
-    futures_lite::future::block_on(ex.run(async { done_rx.recv().await.unwrap() }));
-    sender.join().unwrap();
-    let mut smol: Vec<Duration> = rx.try_iter().collect();
-
+    let (mut ours, mut tokio, mut smol) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        ours.extend(latency_tulip());
+        tokio.extend(latency_tokio());
+        smol.extend(latency_smol());
+    }
     for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
-        let mut t = Table::new(format!("idle wake-up latency {label}"), "µs", Better::Lower);
+        let mut t = Table::new(
+            format!("idle wake-up latency {label} (peers parked in their epoll reactor)"),
+            "µs",
+            Better::Lower,
+        );
         t.row("tulip call_soon_threadsafe", percentile(&mut ours, p));
         t.row("tokio Handle::spawn", percentile(&mut tokio, p));
         t.row("smol Executor::spawn", percentile(&mut smol, p));
         t.print();
     }
+}
+
+/// Sends [`LATENCY_SAMPLES`] timestamps from another thread, 200 µs apart,
+/// through `send(t0, last)`; returns once `wait` returns.
+fn latency_sender(send: impl Fn(Instant, bool) + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for i in 0..LATENCY_SAMPLES {
+            std::thread::sleep(Duration::from_micros(200));
+            send(Instant::now(), i + 1 == LATENCY_SAMPLES);
+        }
+    })
+}
+
+fn latency_tulip() -> Vec<Duration> {
+    let lp = tulip::new_event_loop().unwrap();
+    let remote = lp.remote();
+    let (tx, rx) = mpsc::channel::<Duration>();
+    let sender = latency_sender(move |t0, last| {
+        let tx = tx.clone();
+        remote
+            .call_soon_threadsafe(move || {
+                let _ = tx.send(t0.elapsed());
+                if last {
+                    tulip::get_running_loop().unwrap().stop();
+                }
+            })
+            .unwrap();
+    });
+    lp.run_forever().unwrap();
+    sender.join().unwrap();
+    lp.close().unwrap();
+    rx.try_iter().collect()
+}
+
+fn latency_tokio() -> Vec<Duration> {
+    // With its I/O driver, so it parks in epoll as a loop that watches fds
+    // must (without it, tokio parks on a futex).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let handle = rt.handle().clone();
+    let (tx, rx) = mpsc::channel::<Duration>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let done_tx = std::sync::Mutex::new(Some(done_tx));
+    let sender = latency_sender(move |t0, last| {
+        let tx = tx.clone();
+        let d = if last { done_tx.lock().unwrap().take() } else { None };
+        drop(handle.spawn(async move {
+            let _ = tx.send(t0.elapsed());
+            if let Some(d) = d {
+                let _ = d.send(());
+            }
+        }));
+    });
+    rt.block_on(async { done_rx.await.unwrap() });
+    sender.join().unwrap();
+    rx.try_iter().collect()
+}
+
+fn latency_smol() -> Vec<Duration> {
+    let ex = Arc::new(async_executor::Executor::new());
+    let (tx, rx) = mpsc::channel::<Duration>();
+    let (done_tx, done_rx) = async_channel::bounded::<()>(1);
+    let ex2 = ex.clone();
+    let sender = latency_sender(move |t0, last| {
+        let tx = tx.clone();
+        let d = last.then(|| done_tx.clone());
+        ex2.spawn(async move {
+            let _ = tx.send(t0.elapsed());
+            if let Some(d) = d {
+                let _ = d.send(()).await;
+            }
+        })
+        .detach();
+    });
+    // smol's own block_on, which parks in the async-io reactor (epoll).
+    async_io::block_on(ex.run(async { done_rx.recv().await.unwrap() }));
+    sender.join().unwrap();
+    rx.try_iter().collect()
 }
