@@ -190,6 +190,8 @@ enum WaitState {
 }
 
 /// The future returned by [`Barrier::wait`].
+///
+/// Polling it again after it completed returns `Pending`.
 #[must_use = "futures do nothing unless polled"]
 pub struct Wait<'a> {
     barrier: &'a Barrier,
@@ -254,7 +256,7 @@ impl Future for Wait<'_> {
                     barrier.leave();
                     return Poll::Ready(result);
                 }
-                WaitState::Done => return Poll::Ready(Err(Error::BrokenBarrier)),
+                WaitState::Done => return Poll::Pending,
             }
         }
     }

@@ -215,6 +215,8 @@ enum WaitState<'a> {
 }
 
 /// The future returned by [`Condition::wait`].
+///
+/// Polling it again after it completed returns `Pending`.
 #[must_use = "futures do nothing unless polled"]
 pub struct Wait<'a> {
     cond: &'a Condition,
@@ -259,8 +261,8 @@ impl<'a> Future for Wait<'a> {
                         }
                     };
                 }
-                // Polled after completion: there is no guard to give.
-                WaitState::Done => return Poll::Ready(Err(Error::NotLocked)),
+                // Polled after completion, like a fused future.
+                WaitState::Done => return Poll::Pending,
             }
         }
     }
@@ -300,6 +302,8 @@ impl fmt::Debug for Wait<'_> {
 }
 
 /// The future returned by [`Condition::wait_for`].
+///
+/// Polling it again after it completed returns `Pending`.
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitFor<'a, F> {
     cond: &'a Condition,
@@ -337,7 +341,8 @@ impl<'a, F: FnMut() -> bool> Future for WaitFor<'a, F> {
                         }
                         guard
                     }
-                    None => return Poll::Ready(Err(Error::NotLocked)),
+                    // Polled after completion, like a fused future.
+                    None => return Poll::Pending,
                 }
             };
             if (this.predicate)() {

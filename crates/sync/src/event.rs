@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::waiters::{self, WaiterKey, WaiterList};
+use crate::waiters::{self, Step, WaiterList};
 
 /// A flag that tasks can wait for (asyncio's `Event`).
 ///
@@ -68,7 +68,7 @@ impl Event {
     ///
     /// Cancel-safe: dropping the future only removes it from the waiters.
     pub fn wait(&self) -> Wait<'_> {
-        Wait { event: self, key: None }
+        Wait { event: self, step: Step::Start }
     }
 }
 
@@ -90,10 +90,12 @@ impl fmt::Debug for Event {
 }
 
 /// The future returned by [`Event::wait`].
+///
+/// Polling it again after it completed returns `Pending`.
 #[must_use = "futures do nothing unless polled"]
 pub struct Wait<'a> {
     event: &'a Event,
-    key: Option<WaiterKey>,
+    step: Step,
 }
 
 impl Future for Wait<'_> {
@@ -103,28 +105,29 @@ impl Future for Wait<'_> {
         let this = self.get_mut();
         let event = this.event;
         let mut waiters = event.waiters.borrow_mut();
-        match this.key.take() {
-            None if event.flag.get() => Poll::Ready(()),
-            None => {
-                this.key = Some(waiters.register(cx.waker()));
+        match std::mem::replace(&mut this.step, Step::Done) {
+            Step::Start if event.flag.get() => Poll::Ready(()),
+            Step::Start => {
+                this.step = Step::Queued(waiters.register(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
+            Step::Queued(key) => {
                 if waiters.poll(&key, cx.waker()) {
                     waiters.remove(key);
                     Poll::Ready(())
                 } else {
-                    this.key = Some(key);
+                    this.step = Step::Queued(key);
                     Poll::Pending
                 }
             }
+            Step::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let Step::Queued(key) = std::mem::replace(&mut self.step, Step::Done) {
             // `set` wakes everybody: there is nothing to pass on.
             self.event.waiters.borrow_mut().remove(key);
         }
@@ -133,6 +136,6 @@ impl Drop for Wait<'_> {
 
 impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Wait").field("queued", &self.key.is_some()).finish()
+        f.debug_struct("Wait").field("step", &self.step).finish_non_exhaustive()
     }
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::waiters::{WaiterKey, WaiterList};
+use crate::waiters::{Step, WaiterList};
 
 /// A mutual-exclusion lock for the tasks of one thread (asyncio's `Lock`).
 ///
@@ -56,7 +56,11 @@ pub struct Lock {
 impl Lock {
     /// A new, unlocked lock. Allocates nothing.
     pub const fn new() -> Self {
-        Self { locked: Cell::new(false), epoch: Cell::new(0), waiters: RefCell::new(WaiterList::new()) }
+        Self {
+            locked: Cell::new(false),
+            epoch: Cell::new(0),
+            waiters: RefCell::new(WaiterList::new()),
+        }
     }
 
     /// Waits for the lock and returns a guard that releases it on drop.
@@ -68,8 +72,9 @@ impl Lock {
     /// Cancel-safe. Dropping the future before it completes gives up its
     /// place in the queue; if the lock had already been handed to it, the
     /// lock passes on to the next waiter (or becomes unlocked).
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
-        Acquire { lock: self, key: None }
+        Acquire { lock: self, step: Step::Start }
     }
 
     /// Takes the lock if that is possible without waiting.
@@ -77,6 +82,7 @@ impl Lock {
     /// Returns `None` when the lock is held, which includes the moment
     /// between a release and the chosen waiter running: `try_acquire` never
     /// barges past queued waiters.
+    #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
         if self.locked.get() {
             None
@@ -95,6 +101,7 @@ impl Lock {
     /// # Errors
     ///
     /// [`Error::NotLocked`] if the lock is not locked.
+    #[inline]
     pub fn release(&self) -> Result<(), Error> {
         if self.locked.get() {
             self.unlock();
@@ -105,14 +112,25 @@ impl Lock {
     }
 
     /// Whether the lock is held (or handed to a waiter that has not run yet).
+    #[inline]
     pub fn locked(&self) -> bool {
         self.locked.get()
     }
 
     /// Ends the current holding: hands the lock to the first waiter, or
     /// unlocks. The caller has checked that the lock is locked.
+    #[inline]
     fn unlock(&self) {
         self.epoch.set(self.epoch.get().wrapping_add(1));
+        if self.waiters.borrow().has_waiting() {
+            self.hand_over();
+        } else {
+            self.locked.set(false);
+        }
+    }
+
+    /// The contended half of `unlock`: the first waiter gets the lock.
+    fn hand_over(&self) {
         let next = self.waiters.borrow_mut().notify_one();
         match next {
             // Handed over: stays locked.
@@ -152,6 +170,7 @@ pub struct LockGuard<'a> {
 }
 
 impl<'a> LockGuard<'a> {
+    #[inline]
     fn new(lock: &'a Lock) -> Self {
         Self { lock, epoch: lock.epoch.get() }
     }
@@ -168,12 +187,14 @@ impl<'a> LockGuard<'a> {
     }
 
     /// Whether this guard's holding is the lock's current one.
+    #[inline]
     pub(crate) fn is_current(&self) -> bool {
         self.lock.locked.get() && self.lock.epoch.get() == self.epoch
     }
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.is_current() {
             self.lock.unlock();
@@ -188,45 +209,50 @@ impl fmt::Debug for LockGuard<'_> {
 }
 
 /// The future returned by [`Lock::acquire`].
+///
+/// Polling it again after it completed returns `Pending`.
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
     lock: &'a Lock,
-    key: Option<WaiterKey>,
+    step: Step,
 }
 
 impl<'a> Future for Acquire<'a> {
     type Output = LockGuard<'a>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a>> {
         let this = self.get_mut();
         let lock = this.lock;
-        match this.key.take() {
-            None => {
+        match std::mem::replace(&mut this.step, Step::Done) {
+            Step::Start => {
                 if !lock.locked.get() {
                     lock.locked.set(true);
                     return Poll::Ready(LockGuard::new(lock));
                 }
-                this.key = Some(lock.waiters.borrow_mut().register(cx.waker()));
+                this.step = Step::Queued(lock.waiters.borrow_mut().register(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
+            Step::Queued(key) => {
                 let mut waiters = lock.waiters.borrow_mut();
                 if waiters.poll(&key, cx.waker()) {
                     // The lock was handed to us by `unlock`; it is locked.
                     waiters.remove(key);
                     Poll::Ready(LockGuard::new(lock))
                 } else {
-                    this.key = Some(key);
+                    this.step = Step::Queued(key);
                     Poll::Pending
                 }
             }
+            Step::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let Step::Queued(key) = std::mem::replace(&mut self.step, Step::Done) {
             let handed_over = self.lock.waiters.borrow_mut().remove(key);
             if handed_over {
                 // We own the lock but will never use it: pass it on.
@@ -238,6 +264,6 @@ impl Drop for Acquire<'_> {
 
 impl fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acquire").field("queued", &self.key.is_some()).finish()
+        f.debug_struct("Acquire").field("step", &self.step).finish_non_exhaustive()
     }
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::waiters::{WaiterKey, WaiterList};
+use crate::waiters::{Step, WaiterList};
 
 /// A counting semaphore for the tasks of one thread (asyncio's `Semaphore`).
 ///
@@ -73,11 +73,13 @@ impl Semaphore {
     /// Cancel-safe. Dropping the future before it completes gives up its
     /// place in the queue; a permit already handed to it passes on to the
     /// next waiter (or back to the counter).
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
-        Acquire { sem: self, key: None }
+        Acquire { sem: self, step: Step::Start }
     }
 
     /// Takes a permit if one is free and nobody is queued for it.
+    #[inline]
     pub fn try_acquire(&self) -> Option<SemaphoreGuard<'_>> {
         let value = self.value.get();
         // value > 0 implies an empty queue: releases feed waiters first.
@@ -92,6 +94,7 @@ impl Semaphore {
     /// Adds a permit, handing it to the first waiter if there is one.
     ///
     /// The counter saturates at `usize::MAX`.
+    #[inline]
     pub fn release(&self) {
         // Unbounded: `release_checked` cannot fail.
         let _ = self.release_checked();
@@ -107,7 +110,17 @@ impl Semaphore {
         self.value.get()
     }
 
+    #[inline]
     fn release_checked(&self) -> Result<(), Error> {
+        if self.bound.is_none() && !self.waiters.borrow().has_waiting() {
+            self.value.set(self.value.get().saturating_add(1));
+            return Ok(());
+        }
+        self.release_slow()
+    }
+
+    /// `release_checked` with a bound to check or waiters to serve.
+    fn release_slow(&self) -> Result<(), Error> {
         let next = {
             let mut waiters = self.waiters.borrow_mut();
             if let Some(bound) = self.bound {
@@ -242,6 +255,7 @@ impl SemaphoreGuard<'_> {
 }
 
 impl Drop for SemaphoreGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // A bounded semaphore refuses only if it was also released by hand
         // for this permit; the guard then has nothing left to give back.
@@ -257,44 +271,49 @@ impl fmt::Debug for SemaphoreGuard<'_> {
 
 /// The future returned by [`Semaphore::acquire`] and
 /// [`BoundedSemaphore::acquire`].
+///
+/// Polling it again after it completed returns `Pending`.
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
     sem: &'a Semaphore,
-    key: Option<WaiterKey>,
+    step: Step,
 }
 
 impl<'a> Future for Acquire<'a> {
     type Output = SemaphoreGuard<'a>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphoreGuard<'a>> {
         let this = self.get_mut();
         let sem = this.sem;
-        match this.key.take() {
-            None => {
+        match std::mem::replace(&mut this.step, Step::Done) {
+            Step::Start => {
                 if let Some(guard) = sem.try_acquire() {
                     return Poll::Ready(guard);
                 }
-                this.key = Some(sem.waiters.borrow_mut().register(cx.waker()));
+                this.step = Step::Queued(sem.waiters.borrow_mut().register(cx.waker()));
                 Poll::Pending
             }
-            Some(key) => {
+            Step::Queued(key) => {
                 let mut waiters = sem.waiters.borrow_mut();
                 if waiters.poll(&key, cx.waker()) {
                     // A permit was handed to us by `release_checked`.
                     waiters.remove(key);
                     Poll::Ready(SemaphoreGuard { sem })
                 } else {
-                    this.key = Some(key);
+                    this.step = Step::Queued(key);
                     Poll::Pending
                 }
             }
+            Step::Done => Poll::Pending,
         }
     }
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let Step::Queued(key) = std::mem::replace(&mut self.step, Step::Done) {
             let handed_over = self.sem.waiters.borrow_mut().remove(key);
             if handed_over {
                 // We own a permit we will never use: pass it on.
@@ -306,6 +325,6 @@ impl Drop for Acquire<'_> {
 
 impl fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acquire").field("queued", &self.key.is_some()).finish()
+        f.debug_struct("Acquire").field("step", &self.step).finish_non_exhaustive()
     }
 }

@@ -111,7 +111,8 @@ impl WaiterList {
 
     /// Appends a waiting future with its waker; returns its key.
     pub(crate) fn register(&mut self, waker: &Waker) -> WaiterKey {
-        let slot = Slot { status: Status::Waiting, waker: Some(waker.clone()), prev: NIL, next: NIL };
+        let slot =
+            Slot { status: Status::Waiting, waker: Some(waker.clone()), prev: NIL, next: NIL };
         let index = if self.free != NIL {
             let i = self.free;
             self.free = self.slots[i as usize].next;
@@ -279,6 +280,26 @@ impl fmt::Debug for WaiterList {
             .field("waiting", &self.n_waiting)
             .field("chosen", &self.n_chosen)
             .finish()
+    }
+}
+
+/// Where a future built on one [`WaiterList`] stands.
+pub(crate) enum Step {
+    /// Not polled yet.
+    Start,
+    /// Queued with this key.
+    Queued(WaiterKey),
+    /// Completed: further polls return `Pending`, like a fused future.
+    Done,
+}
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Start => "start",
+            Step::Queued(_) => "queued",
+            Step::Done => "done",
+        })
     }
 }
 
