@@ -99,6 +99,37 @@ fn main() -> Result<()> {
     })??;
     println!("executor answered {answer}; the loop ticked {ticks} times meanwhile");
 
+    step("loop-sync: a bounded queue between tasks, a lock around a shared log");
+    let l2 = lp.clone();
+    let (consumed, log_len) = lp.run_until_complete(async move {
+        let queue = Rc::new(tulip::sync::Queue::new(2));
+        let lock = Rc::new(tulip::sync::Lock::new());
+        let shared_log = Rc::new(RefCell::new(Vec::new()));
+        let (q, lk, lg) = (queue.clone(), lock.clone(), shared_log.clone());
+        let consumer = l2.create_task(async move {
+            let mut sum = 0;
+            while let Ok(item) = q.get().await {
+                let _held = lk.acquire().await;
+                lg.borrow_mut().push(format!("consumed {item}"));
+                sum += item;
+                q.task_done().ok();
+            }
+            sum
+        })?;
+        for item in 1..=5 {
+            // put() waits whenever the queue already holds two items.
+            queue.put(item).await.map_err(|_| Error::InvalidState("queue shut down".into()))?;
+            let _held = lock.acquire().await;
+            shared_log.borrow_mut().push(format!("produced {item}"));
+        }
+        queue.join().await;
+        queue.shutdown();
+        let sum = consumer.await?;
+        let n = shared_log.borrow().len();
+        Ok::<_, Error>((sum, n))
+    })??;
+    println!("consumer summed {consumed}; {log_len} log lines written under the lock");
+
     step("another thread wakes the blocked loop with call_soon_threadsafe");
     let remote = lp.remote();
     let worker = std::thread::spawn(move || {
