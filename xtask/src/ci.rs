@@ -7,7 +7,8 @@ use crate::{cargo, workspace_root};
 
 /// Examples that finish by themselves, run to completion by `ci`. Examples
 /// that serve until interrupted (`tcp_echo_server`) are only built.
-const TERMINATING_EXAMPLES: &[&str] = &["hello_world", "display_date", "watch_fd", "tour"];
+const TERMINATING_EXAMPLES: &[&str] =
+    &["hello_world", "display_date", "watch_fd", "signals", "tour"];
 
 /// How long one example may run before it counts as hung.
 const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(120);

@@ -148,6 +148,17 @@ fn main() -> Result<()> {
     lp.run_forever()?;
     worker.join().map_err(|_| Error::Panicked("worker thread".into()))??;
 
+    step("signals: a SIGUSR1 handler runs as an ordinary loop callback");
+    let l2 = lp.clone();
+    lp.add_signal_handler(Signal::SIGUSR1, move || {
+        println!("SIGUSR1 handled on the loop (running: {})", l2.is_running());
+        l2.stop();
+    })?;
+    tulip::signals::kill(std::process::id(), Signal::SIGUSR1)?;
+    // Nothing else is scheduled: the signal itself wakes the loop.
+    lp.run_forever()?;
+    lp.remove_signal_handler(Signal::SIGUSR1)?;
+
     step("a panic in a callback is reported and the loop keeps running");
     let l2 = lp.clone();
     lp.call_soon(|| panic!("this callback fails"))?;

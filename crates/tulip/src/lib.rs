@@ -1,8 +1,9 @@
 //! tulip: Python asyncio's event-loop model, in Rust.
 //!
 //! This crate re-exports every tulip crate: [`core`] (the loop: callbacks,
-//! timers, futures, tasks), [`sync`] (locks, events, queues …), and — as
-//! they land — transports, streams, subprocesses and signals. Import
+//! timers, futures, tasks), [`sync`] (locks, events, queues …), [`signals`]
+//! (Unix signal handlers on the loop), and — as they land — transports,
+//! streams and subprocesses. Import
 //! [`prelude`] to get the loop type, its extension traits and the helpers in
 //! scope, so code reads like asyncio.
 //!
@@ -26,13 +27,36 @@
 #![forbid(unsafe_code)]
 
 pub use loop_core as core;
+pub use loop_signals as signals;
 pub use loop_sync as sync;
 
 pub use loop_core::{
     Error, EventLoop, ExceptionContext, Handle, Loop, LoopFuture, RemoteLoop, Result,
     SelectorEventLoop, Task, TaskRef, TimerHandle, current_task, get_event_loop, get_running_loop,
-    new_event_loop, run, set_event_loop, sleep,
+    new_event_loop, set_event_loop, sleep,
 };
+
+/// Runs `fut` on a new loop and returns its output (asyncio's `run`).
+///
+/// Like [`loop_core::run`] — new loop, run to completion, cancel leftover
+/// tasks, shut the executor down, close — and, like `asyncio.run`, Ctrl-C
+/// aware: while it runs, the first SIGINT cancels the main task (the call
+/// then fails with [`Error::Cancelled`]) and a second one terminates the
+/// process. SIGINT's previous disposition is restored afterwards; a SIGINT
+/// that was ignored or handled by other code is left alone.
+///
+/// # Errors
+///
+/// [`Error::AnotherLoopRunning`] inside a running loop;
+/// [`Error::Cancelled`] when interrupted; the main future's own failure
+/// ([`Error::Panicked`]).
+pub fn run<F>(fut: F) -> Result<F::Output>
+where
+    F: std::future::Future + 'static,
+    F::Output: 'static,
+{
+    loop_signals::run_with_sigint(fut).map_err(Into::into)
+}
 
 /// The names most programs need, in one import.
 pub mod prelude {
@@ -40,4 +64,5 @@ pub mod prelude {
         Error, Handle, Loop, LoopFuture, RemoteLoop, Result, Task, TaskRef, TimerHandle,
         current_task, get_event_loop, get_running_loop, new_event_loop, sleep, sleep_until,
     };
+    pub use loop_signals::{Signal, SignalExt};
 }
