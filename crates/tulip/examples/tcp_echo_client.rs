@@ -11,10 +11,7 @@
 use std::net::SocketAddr;
 
 use loop_core::{Loop, LoopFuture};
-use loop_transports::{
-    BaseProtocol, BaseTransport, ConnectOptions, Error, NetExt, Protocol, TransportRef,
-    WriteTransport,
-};
+use loop_transports::{BaseProtocol, ConnectOptions, Error, NetExt, Protocol, TransportRef};
 
 struct EchoClient {
     message: Vec<u8>,

@@ -17,9 +17,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use loop_core::Loop;
-use loop_transports::{
-    BaseProtocol, Error, NetExt, Protocol, ServerOptions, TransportRef, WriteTransport,
-};
+use loop_transports::{BaseProtocol, Error, NetExt, Protocol, ServerOptions, TransportRef};
 
 struct EchoServer {
     transport: Option<TransportRef>,
@@ -52,8 +50,6 @@ impl Protocol for EchoServer {
         }
     }
 }
-
-use loop_transports::BaseTransport as _;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr: SocketAddr = "127.0.0.1:8888".parse()?;

@@ -1,0 +1,518 @@
+//! The extension traits that make this crate's functions loop methods:
+//! with `NetExt` in scope, `lp.create_server(..)` reads like asyncio.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
+use loop_core::Loop;
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+
+use crate::address::{Address, UnixAddress};
+use crate::dns::{AddrInfo, AddrInfoHints};
+use crate::error::Result;
+use crate::options::{ConnectOptions, Hosts, ServerOptions};
+use crate::protocol::{DatagramProtocol, IntoStreamProtocol};
+use crate::tcp;
+use crate::tcp::server::Server;
+use crate::transport::{DatagramTransportRef, FdKind, TransportRef};
+use crate::udp::{DatagramOptions, Endpoint};
+use crate::unix::UnixServerOptions;
+use crate::{dns, pipe, sendfile, sock_ops, udp, unix};
+
+/// Connections, servers, datagram endpoints, pipes, DNS and sendfile as
+/// methods of [`Loop`] (asyncio's loop methods of the same names).
+///
+/// Factories return a protocol value; the loop shares it as
+/// `Rc<RefCell<P>>`, hands it the transport in `connection_made`, and
+/// returns both. `P` may be a [`Protocol`](crate::Protocol) or a
+/// [`BufferedProtocol`](crate::BufferedProtocol) (the `M` marker is
+/// inferred).
+pub trait NetExt {
+    /// Opens a TCP connection to `host:port` (asyncio's
+    /// `create_connection`). `host` is resolved off the loop thread and every
+    /// address is tried in turn — or raced, with
+    /// [`ConnectOptions::happy_eyeballs_delay`]. `TCP_NODELAY` is set by
+    /// default. Returns once `connection_made` has run.
+    ///
+    /// With [`ConnectOptions::sock`], that connected socket is used; `host`
+    /// must then be `""` and `port` 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Resolve`](crate::Error::Resolve) when the name does not
+    /// resolve; [`Error::Connect`](crate::Error::Connect) listing each
+    /// address's failure when none accepted;
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
+    /// conflicting options; [`Error::ProtocolPanicked`](crate::Error::ProtocolPanicked)
+    /// when `connection_made` panicked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes any socket it opened; no transport is
+    /// left behind.
+    fn create_connection<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        host: &str,
+        port: u16,
+        opts: ConnectOptions,
+    ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// Creates a TCP server listening on `port` of `hosts` (asyncio's
+    /// `create_server`): one socket per resolved address; [`Hosts::Any`]
+    /// (or `""`) listens on every interface, IPv4 and IPv6. Each accepted
+    /// connection gets a protocol from `factory`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Resolve`](crate::Error::Resolve) for a name that does not
+    /// resolve; [`Error::Io`](crate::Error::Io) when binding fails (the
+    /// message names the address);
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
+    /// conflicting options or a zero backlog.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes closes the sockets opened so
+    /// far.
+    fn create_server<P, M>(
+        &self,
+        factory: impl Fn() -> P + 'static,
+        hosts: impl Into<Hosts>,
+        port: u16,
+        opts: ServerOptions,
+    ) -> impl Future<Output = Result<Server>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// Opens a Unix stream connection to `path` (a path, or an abstract
+    /// name), or wraps the connected Unix socket `sock` (asyncio's
+    /// `create_unix_connection`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) unless
+    /// exactly one of `path` and `sock` is given (or `sock` is not a Unix
+    /// stream socket); [`Error::Io`](crate::Error::Io) naming the path when
+    /// the connection fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the socket.
+    fn create_unix_connection<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        path: Option<UnixAddress>,
+        sock: Option<OwnedFd>,
+    ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// Creates a Unix stream server on `path` (asyncio's
+    /// `create_unix_server`). A socket file left at `path` by an earlier
+    /// server is removed first — never a file of another kind — and the
+    /// server removes its socket file when closed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
+    /// `path` exists and is not a socket, or for conflicting options;
+    /// [`Error::Io`](crate::Error::Io) when binding fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Completes without waiting for peers; dropping it early closes the
+    /// socket.
+    fn create_unix_server<P, M>(
+        &self,
+        factory: impl Fn() -> P + 'static,
+        path: Option<UnixAddress>,
+        opts: UnixServerOptions,
+    ) -> impl Future<Output = Result<Server>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// Wraps a connected stream socket accepted elsewhere (asyncio's
+    /// `connect_accepted_socket`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
+    /// `sock` is not a stream socket.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the socket.
+    fn connect_accepted_socket<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        sock: OwnedFd,
+    ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// Creates a datagram endpoint: UDP, or Unix datagrams (asyncio's
+    /// `create_datagram_endpoint`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Resolve`](crate::Error::Resolve) for names that do not
+    /// resolve; [`Error::Connect`](crate::Error::Connect) listing each
+    /// address's failure; [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// for conflicting options.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the socket.
+    fn create_datagram_endpoint<P>(
+        &self,
+        factory: impl FnOnce() -> P,
+        opts: DatagramOptions,
+    ) -> impl Future<Output = Result<(DatagramTransportRef, Rc<RefCell<P>>)>>
+    where
+        P: DatagramProtocol + 'static;
+
+    /// Wraps the read end of a pipe (asyncio's `connect_read_pipe`); the fd
+    /// is set non-blocking. On EOF the protocol gets `eof_received`, then
+    /// the transport closes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// regular file; an OS error if the fd is invalid.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the pipe.
+    fn connect_read_pipe<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        pipe: OwnedFd,
+    ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// Wraps the write end of a pipe (asyncio's `connect_write_pipe`); the
+    /// fd is set non-blocking. When the reader goes away the transport
+    /// closes (`connection_lost` with a broken-pipe error if data was still
+    /// buffered).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_read_pipe`](NetExt::connect_read_pipe).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the pipe.
+    fn connect_write_pipe<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        pipe: OwnedFd,
+    ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// `getaddrinfo` off the loop thread (asyncio's `loop.getaddrinfo`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Resolve`](crate::Error::Resolve) with the resolver's
+    /// message.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the lookup (the worker finishes it).
+    fn getaddrinfo(
+        &self,
+        host: Option<&str>,
+        port: u16,
+        hints: AddrInfoHints,
+    ) -> impl Future<Output = Result<Vec<AddrInfo>>>;
+
+    /// `getnameinfo` off the loop thread: `(host, service)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) with the resolver's message.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`getaddrinfo`](NetExt::getaddrinfo).
+    fn getnameinfo(
+        &self,
+        addr: SocketAddr,
+        flags: i32,
+    ) -> impl Future<Output = Result<(String, String)>>;
+
+    /// Sends `count` bytes (or up to EOF) of `file` from `offset` over
+    /// `transport` with zero-copy `sendfile(2)`; with `fallback`, reads and
+    /// writes when `sendfile(2)` cannot be used. Returns the bytes sent; the
+    /// file's position is left after the last byte sent, even on error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SendfileNotAvailable`](crate::Error::SendfileNotAvailable)
+    /// when `sendfile(2)` cannot be used and `fallback` is false;
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a file
+    /// that is not a regular file; [`Error::Closed`](crate::Error::Closed)
+    /// when the transport closes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops sending part-way; the file position is not
+    /// updated then.
+    fn sendfile(
+        &self,
+        transport: &TransportRef,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> impl Future<Output = Result<u64>>;
+}
+
+/// Operations on non-blocking sockets the caller owns (asyncio's `sock_*`
+/// loop methods). Each tries the syscall and waits for readiness through
+/// the loop when the socket would block.
+///
+/// # Errors
+///
+/// Every method fails with [`Error::BlockingSocket`](crate::Error::BlockingSocket)
+/// for a socket in blocking mode, and with the OS error of the syscall.
+///
+/// # Cancel safety
+///
+/// Receiving and accepting are cancel-safe (nothing is consumed before the
+/// future completes); `sock_sendall` and `sock_sendfile` may have sent part
+/// of the data when dropped.
+pub trait SockExt {
+    /// Receives up to `n` bytes (`recv`); empty at EOF.
+    fn sock_recv(&self, sock: impl AsFd, n: usize) -> impl Future<Output = Result<Vec<u8>>>;
+    /// Receives into `buf`; the number of bytes.
+    fn sock_recv_into(
+        &self,
+        sock: impl AsFd,
+        buf: &mut [u8],
+    ) -> impl Future<Output = Result<usize>>;
+    /// Receives one datagram of up to `n` bytes and its sender.
+    fn sock_recvfrom(
+        &self,
+        sock: impl AsFd,
+        n: usize,
+    ) -> impl Future<Output = Result<(Vec<u8>, Address)>>;
+    /// Receives one datagram into `buf`.
+    fn sock_recvfrom_into(
+        &self,
+        sock: impl AsFd,
+        buf: &mut [u8],
+    ) -> impl Future<Output = Result<(usize, Address)>>;
+    /// Sends all of `data`.
+    fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> impl Future<Output = Result<()>>;
+    /// Sends one datagram to `addr`.
+    fn sock_sendto(
+        &self,
+        sock: impl AsFd,
+        data: &[u8],
+        addr: &Address,
+    ) -> impl Future<Output = Result<usize>>;
+    /// Connects to `addr`, resolving a host name first if needed.
+    fn sock_connect(
+        &self,
+        sock: impl AsFd,
+        addr: impl Into<Endpoint>,
+    ) -> impl Future<Output = Result<()>>;
+    /// Accepts a connection: the new (non-blocking) socket and the peer.
+    fn sock_accept(&self, sock: impl AsFd) -> impl Future<Output = Result<(OwnedFd, Address)>>;
+    /// `sendfile` for a socket (see [`NetExt::sendfile`]).
+    fn sock_sendfile(
+        &self,
+        sock: impl AsFd,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> impl Future<Output = Result<u64>>;
+}
+
+impl NetExt for Loop {
+    async fn create_connection<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        host: &str,
+        port: u16,
+        opts: ConnectOptions,
+    ) -> Result<(TransportRef, Rc<RefCell<P>>)>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        tcp::connect::create_connection(self, factory, host, port, opts).await
+    }
+
+    async fn create_server<P, M>(
+        &self,
+        factory: impl Fn() -> P + 'static,
+        hosts: impl Into<Hosts>,
+        port: u16,
+        opts: ServerOptions,
+    ) -> Result<Server>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        let factory = tcp::listen::erase_factory(factory);
+        tcp::listen::create_server(self, factory, hosts.into(), port, opts).await
+    }
+
+    async fn create_unix_connection<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        path: Option<UnixAddress>,
+        sock: Option<OwnedFd>,
+    ) -> Result<(TransportRef, Rc<RefCell<P>>)>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        unix::create_unix_connection(self, factory, path, sock).await
+    }
+
+    async fn create_unix_server<P, M>(
+        &self,
+        factory: impl Fn() -> P + 'static,
+        path: Option<UnixAddress>,
+        opts: UnixServerOptions,
+    ) -> Result<Server>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        let factory = tcp::listen::erase_factory(factory);
+        unix::create_unix_server(self, factory, path, opts).await
+    }
+
+    async fn connect_accepted_socket<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        sock: OwnedFd,
+    ) -> Result<(TransportRef, Rc<RefCell<P>>)>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        unix::connect_accepted_socket(self, factory, sock).await
+    }
+
+    async fn create_datagram_endpoint<P>(
+        &self,
+        factory: impl FnOnce() -> P,
+        opts: DatagramOptions,
+    ) -> Result<(DatagramTransportRef, Rc<RefCell<P>>)>
+    where
+        P: DatagramProtocol + 'static,
+    {
+        udp::create_datagram_endpoint(self, factory, opts).await
+    }
+
+    async fn connect_read_pipe<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        pipe: OwnedFd,
+    ) -> Result<(TransportRef, Rc<RefCell<P>>)>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        pipe::connect_pipe(self, factory, pipe, FdKind::ReadPipe).await
+    }
+
+    async fn connect_write_pipe<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        pipe: OwnedFd,
+    ) -> Result<(TransportRef, Rc<RefCell<P>>)>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        pipe::connect_pipe(self, factory, pipe, FdKind::WritePipe).await
+    }
+
+    async fn getaddrinfo(
+        &self,
+        host: Option<&str>,
+        port: u16,
+        hints: AddrInfoHints,
+    ) -> Result<Vec<AddrInfo>> {
+        dns::getaddrinfo(self, host, port, hints).await
+    }
+
+    async fn getnameinfo(&self, addr: SocketAddr, flags: i32) -> Result<(String, String)> {
+        dns::getnameinfo(self, addr, flags).await
+    }
+
+    async fn sendfile(
+        &self,
+        transport: &TransportRef,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> Result<u64> {
+        sendfile::sendfile(self, transport, file, offset, count, fallback).await
+    }
+}
+
+impl SockExt for Loop {
+    async fn sock_recv(&self, sock: impl AsFd, n: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; n];
+        let got = sock_ops::sock_recv_into(self, sock.as_fd(), &mut buf).await?;
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    async fn sock_recv_into(&self, sock: impl AsFd, buf: &mut [u8]) -> Result<usize> {
+        sock_ops::sock_recv_into(self, sock.as_fd(), buf).await
+    }
+
+    async fn sock_recvfrom(&self, sock: impl AsFd, n: usize) -> Result<(Vec<u8>, Address)> {
+        let mut buf = vec![0u8; n];
+        let (got, from) = sock_ops::sock_recvfrom_into(self, sock.as_fd(), &mut buf).await?;
+        buf.truncate(got);
+        Ok((buf, from))
+    }
+
+    async fn sock_recvfrom_into(
+        &self,
+        sock: impl AsFd,
+        buf: &mut [u8],
+    ) -> Result<(usize, Address)> {
+        sock_ops::sock_recvfrom_into(self, sock.as_fd(), buf).await
+    }
+
+    async fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> Result<()> {
+        sock_ops::sock_sendall(self, sock.as_fd(), data).await
+    }
+
+    async fn sock_sendto(&self, sock: impl AsFd, data: &[u8], addr: &Address) -> Result<usize> {
+        sock_ops::sock_sendto(self, sock.as_fd(), data, addr).await
+    }
+
+    async fn sock_connect(&self, sock: impl AsFd, addr: impl Into<Endpoint>) -> Result<()> {
+        sock_ops::sock_connect(self, sock.as_fd(), addr.into()).await
+    }
+
+    async fn sock_accept(&self, sock: impl AsFd) -> Result<(OwnedFd, Address)> {
+        sock_ops::sock_accept(self, sock.as_fd()).await
+    }
+
+    async fn sock_sendfile(
+        &self,
+        sock: impl AsFd,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> Result<u64> {
+        sendfile::sock_sendfile(self, sock.as_fd(), file, offset, count, fallback).await
+    }
+}

@@ -1,0 +1,379 @@
+//! `DatagramSocketTransport`: the transport of a UDP or Unix datagram
+//! socket (what `create_datagram_endpoint` returns).
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::{Rc, Weak};
+
+use loop_core::{ExceptionContext, Loop, LoopFuture};
+
+use super::flow::{FlowControl, FlowSignal};
+use super::reader::with_read_buffer;
+use super::{BaseTransport, DatagramTransport, DatagramTransportRef, ExtraInfo, ExtraKey};
+use crate::address::{Address, UnixAddress};
+use crate::error::{Error, Result, panic_message};
+use crate::protocol::DatagramProtocolRef;
+use crate::sys;
+
+/// The transport of a datagram socket (UDP, or Unix `SOCK_DGRAM`).
+///
+/// `sendto` sends at once when nothing is queued; datagrams the socket
+/// refuses are queued whole, with a writer registered until they are sent.
+/// Errors of a send or receive (such as an ICMP "port unreachable" reported
+/// on a connected socket) go to the protocol's `error_received`, scheduled
+/// from the loop; the transport stays open.
+pub struct DatagramSocketTransport {
+    lp: Loop,
+    me: Weak<DatagramSocketTransport>,
+    fd: RefCell<Option<OwnedFd>>,
+    raw: RawFd,
+    protocol: RefCell<Option<DatagramProtocolRef>>,
+    peer: Option<Address>,
+    local: Option<Address>,
+    made: Cell<bool>,
+    closing: Cell<bool>,
+    conn_lost: Cell<bool>,
+    released: Cell<bool>,
+    reader: Cell<bool>,
+    writer: Cell<bool>,
+    queue: RefCell<VecDeque<(Vec<u8>, Option<Address>)>>,
+    queued: Cell<usize>,
+    flow: Cell<FlowControl>,
+}
+
+/// Most datagrams read for one readiness event.
+const MAX_DATAGRAMS_PER_EVENT: usize = 16;
+
+struct Guard(Rc<DatagramSocketTransport>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.0.lp.is_closed() {
+            self.0.release();
+        }
+    }
+}
+
+/// Wraps a datagram socket in a transport and schedules `connection_made`;
+/// `waiter` resolves after it ran.
+pub(crate) fn start_datagram(
+    lp: &Loop,
+    fd: OwnedFd,
+    protocol: DatagramProtocolRef,
+    waiter: LoopFuture<()>,
+) -> Result<Rc<DatagramSocketTransport>> {
+    let peer = sys::peername(fd.as_fd());
+    let local = sys::sockname(fd.as_fd());
+    let raw = fd.as_raw_fd();
+    let t = Rc::new_cyclic(|me| DatagramSocketTransport {
+        lp: lp.clone(),
+        me: me.clone(),
+        fd: RefCell::new(Some(fd)),
+        raw,
+        protocol: RefCell::new(Some(protocol)),
+        peer,
+        local,
+        made: Cell::new(false),
+        closing: Cell::new(false),
+        conn_lost: Cell::new(false),
+        released: Cell::new(false),
+        reader: Cell::new(false),
+        writer: Cell::new(false),
+        queue: RefCell::new(VecDeque::new()),
+        queued: Cell::new(0),
+        flow: Cell::new(FlowControl::default()),
+    });
+    let g = Guard(t.clone());
+    lp.call_soon(move || {
+        let t = &g.0;
+        t.made.set(true);
+        let handle: DatagramTransportRef = t.clone();
+        t.call("connection_made", |p| p.proto.borrow_mut().connection_made(handle));
+        if !t.closing.get() {
+            t.add_reader();
+        }
+        let _ = waiter.set_result(());
+    })?;
+    Ok(t)
+}
+
+impl DatagramSocketTransport {
+    fn call<R>(&self, name: &'static str, f: impl FnOnce(&DatagramProtocolRef) -> R) -> Option<R> {
+        let p = self.protocol.borrow().clone()?;
+        match catch_unwind(AssertUnwindSafe(|| f(&p))) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                let err =
+                    Error::ProtocolPanicked { callback: name, message: panic_message(&*payload) };
+                let ctx =
+                    ExceptionContext::new(format!("Fatal error: protocol.{name}() call failed."))
+                        .with_error(err.clone().into())
+                        .with_protocol(p.name())
+                        .with_transport(format!("{self:?}"));
+                self.lp.call_exception_handler(ctx);
+                if name != "connection_lost" {
+                    self.force_close(Some(err));
+                }
+                None
+            }
+        }
+    }
+
+    fn add_reader(&self) {
+        let Some(me) = self.me.upgrade() else { return };
+        let g = Guard(me);
+        if self.lp.add_reader_fd(self.raw, move || g.0.on_readable()).is_ok() {
+            self.reader.set(true);
+        }
+    }
+
+    /// Receives up to [`MAX_DATAGRAMS_PER_EVENT`] datagrams per readiness
+    /// event (fewer polls under load).
+    fn on_readable(&self) {
+        with_read_buffer(|buf| {
+            for _ in 0..MAX_DATAGRAMS_PER_EVENT {
+                if self.conn_lost.get() || !self.reader.get() {
+                    return;
+                }
+                let Some(r) = self.fd.borrow().as_ref().map(|fd| sys::recvfrom(fd.as_fd(), buf))
+                else {
+                    return;
+                };
+                match r {
+                    Ok((n, from)) => {
+                        let from = from
+                            .or_else(|| self.peer.clone())
+                            .unwrap_or(Address::Unix(UnixAddress::Unnamed));
+                        let data = &buf[..n];
+                        self.call("datagram_received", |p| {
+                            p.proto.borrow_mut().datagram_received(data, from)
+                        });
+                    }
+                    Err(e) if sys::would_block(&e) => return,
+                    Err(e) => {
+                        self.call("error_received", |p| {
+                            p.proto.borrow_mut().error_received(e.into())
+                        });
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    fn send_one(&self, data: &[u8], addr: Option<&Address>) -> std::io::Result<usize> {
+        let g = self.fd.borrow();
+        let Some(fd) = g.as_ref() else { return Err(std::io::ErrorKind::NotConnected.into()) };
+        match addr {
+            Some(a) if self.peer.is_none() => sys::sendto(fd.as_fd(), data, a),
+            _ => sys::send(fd.as_fd(), data),
+        }
+    }
+
+    /// Reports a send error to the protocol, from the loop.
+    fn schedule_error(&self, e: std::io::Error) {
+        let Some(me) = self.me.upgrade() else { return };
+        let err: Error = e.into();
+        let _ = self.lp.call_soon(move || {
+            if !me.conn_lost.get() {
+                me.call("error_received", |p| p.proto.borrow_mut().error_received(err));
+            }
+        });
+    }
+
+    fn on_writable(&self) {
+        loop {
+            let front = self.queue.borrow_mut().pop_front();
+            let Some((data, addr)) = front else { break };
+            match self.send_one(&data, addr.as_ref()) {
+                Ok(_) => self.queued.set(self.queued.get() - data.len()),
+                Err(e) if sys::would_block(&e) => {
+                    self.queue.borrow_mut().push_front((data, addr));
+                    break;
+                }
+                Err(e) => {
+                    self.queued.set(self.queued.get() - data.len());
+                    self.call("error_received", |p| p.proto.borrow_mut().error_received(e.into()));
+                }
+            }
+        }
+        self.flow_check();
+        if self.queue.borrow().is_empty() {
+            if self.writer.replace(false) {
+                let _ = self.lp.remove_writer(&self.raw);
+            }
+            if self.closing.get() {
+                self.schedule_lost(None);
+            }
+        }
+    }
+
+    fn flow_check(&self) {
+        let mut fc = self.flow.get();
+        let s = fc.update(self.queued.get());
+        self.flow.set(fc);
+        match s {
+            Some(FlowSignal::Pause) => {
+                self.call("pause_writing", |p| p.proto.borrow_mut().pause_writing());
+            }
+            Some(FlowSignal::Resume) => {
+                self.call("resume_writing", |p| p.proto.borrow_mut().resume_writing());
+            }
+            None => {}
+        }
+    }
+
+    fn force_close(&self, err: Option<Error>) {
+        if self.conn_lost.get() {
+            return;
+        }
+        self.queue.borrow_mut().clear();
+        self.queued.set(0);
+        self.closing.set(true);
+        self.unwatch();
+        self.schedule_lost(err);
+    }
+
+    fn unwatch(&self) {
+        if self.reader.replace(false) {
+            let _ = self.lp.remove_reader(&self.raw);
+        }
+        if self.writer.replace(false) {
+            let _ = self.lp.remove_writer(&self.raw);
+        }
+    }
+
+    fn schedule_lost(&self, err: Option<Error>) {
+        if self.conn_lost.replace(true) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let g = Guard(me.clone());
+        if self
+            .lp
+            .call_soon(move || {
+                let t = &g.0;
+                if t.made.get() {
+                    t.call("connection_lost", |p| p.proto.borrow_mut().connection_lost(err));
+                }
+                t.release();
+            })
+            .is_err()
+        {
+            me.release();
+        }
+    }
+
+    fn release(&self) {
+        if self.released.replace(true) {
+            return;
+        }
+        self.closing.set(true);
+        self.unwatch();
+        drop(self.fd.borrow_mut().take());
+        drop(self.protocol.borrow_mut().take());
+        self.queue.borrow_mut().clear();
+    }
+}
+
+impl BaseTransport for DatagramSocketTransport {
+    fn close(&self) {
+        if self.closing.replace(true) {
+            return;
+        }
+        if self.reader.replace(false) {
+            let _ = self.lp.remove_reader(&self.raw);
+        }
+        if self.queue.borrow().is_empty() {
+            self.schedule_lost(None);
+        }
+    }
+
+    fn is_closing(&self) -> bool {
+        self.closing.get()
+    }
+
+    fn extra_info(&self, key: ExtraKey) -> Option<ExtraInfo> {
+        match key {
+            ExtraKey::PeerName => self.peer.clone().map(ExtraInfo::Address),
+            ExtraKey::SockName => self.local.clone().map(ExtraInfo::Address),
+            ExtraKey::Socket if self.fd.borrow().is_some() => Some(ExtraInfo::Fd(self.raw)),
+            _ => None,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl DatagramTransport for DatagramSocketTransport {
+    fn sendto(&self, data: &[u8], addr: Option<&Address>) -> Result<()> {
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
+        match (&self.peer, addr) {
+            (Some(peer), Some(a)) if a != peer => {
+                return Err(Error::invalid(format!("invalid address: must be None or {peer}")));
+            }
+            (None, None) => {
+                return Err(Error::invalid("an address is required on an unconnected socket"));
+            }
+            _ => {}
+        }
+        if self.queue.borrow().is_empty() {
+            match self.send_one(data, addr) {
+                Ok(_) => return Ok(()),
+                Err(e) if sys::would_block(&e) => {}
+                Err(e) => {
+                    self.schedule_error(e);
+                    return Ok(());
+                }
+            }
+        }
+        self.queue.borrow_mut().push_back((data.to_vec(), addr.cloned()));
+        self.queued.set(self.queued.get() + data.len());
+        if !self.writer.get() {
+            if let Some(me) = self.me.upgrade() {
+                let g = Guard(me);
+                if self.lp.add_writer_fd(self.raw, move || g.0.on_writable()).is_ok() {
+                    self.writer.set(true);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn abort(&self) {
+        self.force_close(None);
+    }
+
+    fn get_write_buffer_size(&self) -> usize {
+        self.queued.get()
+    }
+
+    fn set_protocol(&self, protocol: DatagramProtocolRef) {
+        if !self.released.get() {
+            *self.protocol.borrow_mut() = Some(protocol);
+        }
+    }
+
+    fn get_protocol(&self) -> Option<DatagramProtocolRef> {
+        self.protocol.borrow().clone()
+    }
+}
+
+impl fmt::Debug for DatagramSocketTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatagramSocketTransport")
+            .field("fd", &self.raw)
+            .field("local", &self.local)
+            .field("peer", &self.peer)
+            .field("closing", &self.closing.get())
+            .finish()
+    }
+}

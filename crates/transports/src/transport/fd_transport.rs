@@ -1,0 +1,522 @@
+//! `FdTransport`: the stream transport over one file descriptor — a
+//! connected TCP or Unix socket, or one end of a pipe. This file holds its
+//! state and lifecycle (start, close, abort, connection lost); the read and
+//! write halves live in `reader.rs` and `writer.rs`.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
+
+use loop_core::{ExceptionContext, Handle, Loop, LoopFuture};
+
+use super::flow::{FlowControl, WriteBufferLimits};
+use super::write_buffer::WriteBuffer;
+use super::{
+    BaseTransport, ExtraInfo, ExtraKey, ReadTransport, Transport, TransportRef, WriteTransport,
+};
+use crate::address::Address;
+use crate::error::{Error, Result, panic_message};
+use crate::protocol::{StreamProtocolKind, StreamProtocolRef};
+use crate::sys;
+
+/// What the descriptor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FdKind {
+    /// A connected stream socket (TCP or Unix).
+    Socket,
+    /// The read end of a pipe (or a socket used as one).
+    ReadPipe,
+    /// The write end of a pipe (or a socket used as one).
+    WritePipe,
+}
+
+/// How a transport is started.
+#[derive(Default)]
+pub(crate) struct StartOptions {
+    /// Resolved after `connection_made` ran (failed if it panicked).
+    pub(crate) waiter: Option<LoopFuture<()>>,
+    /// Called once after `connection_lost` (a server's connection count).
+    pub(crate) on_lost: Option<Box<dyn FnOnce()>>,
+}
+
+/// The transport of a connected stream socket or of a pipe end: what
+/// `create_connection`, `create_server`, the Unix variants,
+/// `connect_accepted_socket` and the pipe methods hand to protocols.
+///
+/// Users see it as [`TransportRef`] (`Rc<dyn Transport>`); the concrete
+/// type is public so it can be recognised with
+/// [`BaseTransport::as_any`].
+pub struct FdTransport {
+    pub(super) lp: Loop,
+    pub(super) me: Weak<FdTransport>,
+    pub(super) kind: FdKind,
+    pub(super) fd: RefCell<Option<OwnedFd>>,
+    pub(super) raw: RawFd,
+    pub(super) protocol: RefCell<Option<StreamProtocolRef>>,
+    /// `connection_made` has been called.
+    pub(super) made: Cell<bool>,
+    /// `close`/`abort`/a fatal error happened: no more reading or writing.
+    pub(super) closing: Cell<bool>,
+    /// `connection_lost` is scheduled (or ran).
+    pub(super) conn_lost: Cell<bool>,
+    pub(super) eof_received: Cell<bool>,
+    /// `write_eof` was called.
+    pub(super) eof_written: Cell<bool>,
+    /// The write half was actually shut down.
+    pub(super) eof_sent: Cell<bool>,
+    pub(super) reading_paused: Cell<bool>,
+    pub(super) reader_registered: Cell<bool>,
+    pub(super) writer_registered: Cell<bool>,
+    pub(super) flush_scheduled: Cell<bool>,
+    pub(super) wbuf: RefCell<WriteBuffer>,
+    pub(super) flow: Cell<FlowControl>,
+    /// Run before the loop polls: flushes coalesced writes. One handle for
+    /// the transport's lifetime, so scheduling it allocates nothing.
+    pub(super) flush_handle: Handle,
+    pub(super) drain_waiters: RefCell<Vec<Waker>>,
+    pub(super) peer: Option<Address>,
+    pub(super) local: Option<Address>,
+    pub(super) on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// Why the transport failed, for a waiter that sees it later.
+    pub(super) failure: RefCell<Option<Error>>,
+    /// The fd is closed and the protocol dropped.
+    pub(super) released: Cell<bool>,
+}
+
+impl FdTransport {
+    /// A transport over `fd` (already non-blocking) driven by `protocol`.
+    pub(crate) fn new(
+        lp: &Loop,
+        fd: OwnedFd,
+        kind: FdKind,
+        protocol: StreamProtocolRef,
+    ) -> Rc<Self> {
+        let (peer, local) = match kind {
+            FdKind::Socket => (sys::peername(fd.as_fd()), sys::sockname(fd.as_fd())),
+            _ => (None, None),
+        };
+        let raw = fd.as_raw_fd();
+        Rc::new_cyclic(|me: &Weak<FdTransport>| {
+            let weak = me.clone();
+            FdTransport {
+                lp: lp.clone(),
+                me: me.clone(),
+                kind,
+                fd: RefCell::new(Some(fd)),
+                raw,
+                protocol: RefCell::new(Some(protocol)),
+                made: Cell::new(false),
+                closing: Cell::new(false),
+                conn_lost: Cell::new(false),
+                eof_received: Cell::new(false),
+                eof_written: Cell::new(false),
+                eof_sent: Cell::new(false),
+                reading_paused: Cell::new(false),
+                reader_registered: Cell::new(false),
+                writer_registered: Cell::new(false),
+                flush_scheduled: Cell::new(false),
+                wbuf: RefCell::new(WriteBuffer::default()),
+                flow: Cell::new(FlowControl::default()),
+                flush_handle: Handle::repeating(move || {
+                    if let Some(t) = weak.upgrade() {
+                        t.flush();
+                    }
+                }),
+                drain_waiters: RefCell::new(Vec::new()),
+                peer,
+                local,
+                on_lost: RefCell::new(None),
+                failure: RefCell::new(None),
+                released: Cell::new(false),
+            }
+        })
+    }
+
+    /// Schedules `connection_made` (then starts reading). `opts.waiter` is
+    /// resolved after `connection_made` returned.
+    pub(crate) fn start(self: &Rc<Self>, opts: StartOptions) -> Result<()> {
+        *self.on_lost.borrow_mut() = opts.on_lost;
+        let guard = LoopGuard(self.clone());
+        let waiter = opts.waiter;
+        let started = self.lp.call_soon(move || {
+            let me = &guard.0;
+            me.made.set(true);
+            let t: TransportRef = me.clone() as Rc<FdTransport>;
+            me.call_protocol("connection_made", |p| match &p.kind {
+                StreamProtocolKind::Streaming(p) => p.borrow_mut().connection_made(t),
+                StreamProtocolKind::Buffered(p) => p.borrow_mut().connection_made(t),
+            });
+            if !me.closing.get() {
+                match me.kind {
+                    FdKind::Socket | FdKind::ReadPipe if !me.reading_paused.get() => {
+                        me.add_reader()
+                    }
+                    // A write pipe watches for readability to notice the
+                    // reader going away (EPOLLERR/EPOLLHUP).
+                    FdKind::WritePipe => me.add_reader(),
+                    _ => {}
+                }
+            }
+            if let Some(w) = waiter {
+                let _ = match me.failure.borrow().clone() {
+                    Some(e) => w.set_exception(e.into()),
+                    None => w.set_result(()),
+                };
+            }
+        });
+        if let Err(e) = started {
+            // The loop is closed: nothing will ever run; release the fd now.
+            self.conn_lost.set(true);
+            self.release();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the borrowed fd, if still open.
+    pub(crate) fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Option<R> {
+        let g = self.fd.borrow();
+        g.as_ref().map(|fd| f(fd.as_fd()))
+    }
+
+    /// Calls the protocol, catching a panic: a panic is reported to the
+    /// exception handler and closes the transport. `None` when there is no
+    /// protocol or it panicked.
+    pub(super) fn call_protocol<R>(
+        &self,
+        callback: &'static str,
+        f: impl FnOnce(&StreamProtocolRef) -> R,
+    ) -> Option<R> {
+        let proto = self.protocol.borrow().clone()?;
+        match catch_unwind(AssertUnwindSafe(|| f(&proto))) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                let err = Error::ProtocolPanicked { callback, message: panic_message(&*payload) };
+                self.report(format!("Fatal error: protocol.{callback}() call failed."), &err);
+                if callback != "connection_lost" {
+                    self.force_close(Some(err));
+                }
+                None
+            }
+        }
+    }
+
+    /// Hands a failure to the loop's exception handler, with context.
+    pub(super) fn report(&self, message: String, err: &Error) {
+        let mut ctx = ExceptionContext::new(message)
+            .with_error(err.clone().into())
+            .with_transport(format!("{self:?}"));
+        if let Some(p) = self.protocol.borrow().as_ref() {
+            ctx = ctx.with_protocol(p.name());
+        }
+        self.lp.call_exception_handler(ctx);
+    }
+
+    /// A read or write failed: report it (unless it is an ordinary
+    /// disconnect) and close without flushing.
+    pub(super) fn fatal_error(&self, err: Error, message: &str) {
+        let quiet = matches!(
+            err.kind(),
+            Some(
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::NotConnected
+                    | std::io::ErrorKind::TimedOut
+            )
+        );
+        if !quiet {
+            self.report(message.to_owned(), &err);
+        }
+        self.force_close(Some(err));
+    }
+
+    pub(super) fn add_reader(&self) {
+        if self.reader_registered.get() || self.conn_lost.get() {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let me = LoopGuard(me);
+        match self.lp.add_reader_fd(self.raw, move || me.0.on_readable()) {
+            Ok(()) => self.reader_registered.set(true),
+            Err(e) => self.fatal_error(e.into(), "Cannot watch the transport's file descriptor"),
+        }
+    }
+
+    pub(super) fn remove_reader(&self) {
+        if self.reader_registered.replace(false) {
+            let _ = self.lp.remove_reader(&self.raw);
+        }
+    }
+
+    pub(super) fn add_writer(&self) {
+        if self.writer_registered.get() || self.conn_lost.get() {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let me = LoopGuard(me);
+        match self.lp.add_writer_fd(self.raw, move || me.0.on_writable()) {
+            Ok(()) => self.writer_registered.set(true),
+            Err(e) => self.fatal_error(e.into(), "Cannot watch the transport's file descriptor"),
+        }
+    }
+
+    pub(super) fn remove_writer(&self) {
+        if self.writer_registered.replace(false) {
+            let _ = self.lp.remove_writer(&self.raw);
+        }
+    }
+
+    /// Closes at once with `err` (abort, fatal error): drops buffered data
+    /// and schedules `connection_lost`.
+    pub(super) fn force_close(&self, err: Option<Error>) {
+        if self.conn_lost.get() {
+            return;
+        }
+        if let Some(e) = &err {
+            self.failure.borrow_mut().get_or_insert_with(|| e.clone());
+        }
+        if let Ok(mut wb) = self.wbuf.try_borrow_mut() {
+            wb.clear();
+        }
+        self.remove_writer();
+        self.closing.set(true);
+        self.remove_reader();
+        self.schedule_connection_lost(err);
+    }
+
+    pub(super) fn schedule_connection_lost(&self, err: Option<Error>) {
+        if self.conn_lost.replace(true) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let me2 = LoopGuard(me.clone());
+        if self.lp.call_soon(move || me2.0.call_connection_lost(err)).is_err() {
+            me.release();
+        }
+    }
+
+    fn call_connection_lost(&self, err: Option<Error>) {
+        if self.made.get() {
+            self.call_protocol("connection_lost", |p| match &p.kind {
+                StreamProtocolKind::Streaming(p) => p.borrow_mut().connection_lost(err),
+                StreamProtocolKind::Buffered(p) => p.borrow_mut().connection_lost(err),
+            });
+        }
+        self.release();
+    }
+
+    /// Unregisters, closes the fd, drops the protocol (breaking the
+    /// transport ↔ protocol cycle) and tells the server.
+    pub(super) fn release(&self) {
+        if self.released.replace(true) {
+            return;
+        }
+        self.closing.set(true);
+        self.remove_reader();
+        self.remove_writer();
+        drop(self.fd.borrow_mut().take());
+        drop(self.protocol.borrow_mut().take());
+        if let Ok(mut wb) = self.wbuf.try_borrow_mut() {
+            wb.clear();
+        }
+        self.flush_handle.cancel();
+        self.wake_drain_waiters();
+        let hook = self.on_lost.borrow_mut().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+
+    pub(super) fn wake_drain_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.drain_waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    /// Resolves once the write buffer is empty (or the transport is gone).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] when the transport closed before draining.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: nothing is lost by dropping the future.
+    pub async fn wait_drained(&self) -> Result<()> {
+        std::future::poll_fn(|cx| {
+            if self.conn_lost.get() || self.fd.borrow().is_none() {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            if self.wbuf.borrow().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut w = self.drain_waiters.borrow_mut();
+            if !w.iter().any(|x| x.will_wake(cx.waker())) {
+                w.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The loop this transport runs on.
+    pub fn get_loop(&self) -> &Loop {
+        &self.lp
+    }
+
+    /// Delivers a flow-control signal.
+    pub(super) fn signal_protocol(&self, pause: bool) {
+        let name = if pause { "pause_writing" } else { "resume_writing" };
+        self.call_protocol(name, |p| match (&p.kind, pause) {
+            (StreamProtocolKind::Streaming(p), true) => p.borrow_mut().pause_writing(),
+            (StreamProtocolKind::Streaming(p), false) => p.borrow_mut().resume_writing(),
+            (StreamProtocolKind::Buffered(p), true) => p.borrow_mut().pause_writing(),
+            (StreamProtocolKind::Buffered(p), false) => p.borrow_mut().resume_writing(),
+        });
+    }
+}
+
+/// Holds a transport inside a loop callback. If the loop drops the
+/// callback because the loop was closed, the transport is released (fd
+/// closed, protocol dropped): otherwise the protocol ↔ transport cycle would
+/// keep both alive, and the fd open, forever.
+pub(super) struct LoopGuard(pub(super) Rc<FdTransport>);
+
+impl Drop for LoopGuard {
+    fn drop(&mut self) {
+        if self.0.lp.is_closed() && !self.0.released.get() {
+            self.0.release();
+        }
+    }
+}
+
+impl BaseTransport for FdTransport {
+    fn close(&self) {
+        if self.closing.replace(true) {
+            return;
+        }
+        self.remove_reader();
+        if self.wbuf.borrow().is_empty() {
+            self.schedule_connection_lost(None);
+        }
+        // Otherwise the flush or the writer sends the rest, then schedules
+        // connection_lost.
+    }
+
+    fn is_closing(&self) -> bool {
+        self.closing.get()
+    }
+
+    fn extra_info(&self, key: ExtraKey) -> Option<ExtraInfo> {
+        let open = self.fd.borrow().is_some();
+        match (key, self.kind) {
+            (ExtraKey::PeerName, _) => self.peer.clone().map(ExtraInfo::Address),
+            (ExtraKey::SockName, _) => self.local.clone().map(ExtraInfo::Address),
+            (ExtraKey::Socket, FdKind::Socket) if open => Some(ExtraInfo::Fd(self.raw)),
+            (ExtraKey::Pipe, FdKind::ReadPipe | FdKind::WritePipe) if open => {
+                Some(ExtraInfo::Fd(self.raw))
+            }
+            _ => None,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl ReadTransport for FdTransport {
+    fn is_reading(&self) -> bool {
+        self.kind != FdKind::WritePipe && !self.reading_paused.get() && !self.closing.get()
+    }
+
+    fn pause_reading(&self) {
+        if self.kind == FdKind::WritePipe || self.closing.get() || self.reading_paused.replace(true)
+        {
+            return;
+        }
+        self.remove_reader();
+    }
+
+    fn resume_reading(&self) {
+        if self.kind == FdKind::WritePipe
+            || self.closing.get()
+            || !self.reading_paused.replace(false)
+        {
+            return;
+        }
+        if self.made.get() && !self.eof_received.get() {
+            self.add_reader();
+        }
+    }
+}
+
+impl WriteTransport for FdTransport {
+    fn write(&self, data: &[u8]) -> Result<()> {
+        self.do_write(&[data])
+    }
+
+    fn writelines(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.do_write(bufs)
+    }
+
+    fn write_eof(&self) -> Result<()> {
+        self.do_write_eof()
+    }
+
+    fn can_write_eof(&self) -> bool {
+        self.kind != FdKind::ReadPipe
+    }
+
+    fn abort(&self) {
+        self.force_close(None);
+    }
+
+    fn get_write_buffer_size(&self) -> usize {
+        self.wbuf.borrow().len()
+    }
+
+    fn get_write_buffer_limits(&self) -> WriteBufferLimits {
+        self.flow.get().limits
+    }
+
+    fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
+        let limits = WriteBufferLimits::new(high, low)?;
+        let mut fc = self.flow.get();
+        fc.limits = limits;
+        self.flow.set(fc);
+        // Re-evaluate at the end of the batch, never from inside this call.
+        self.schedule_flush(true);
+        Ok(())
+    }
+}
+
+impl Transport for FdTransport {
+    fn set_protocol(&self, protocol: StreamProtocolRef) {
+        if self.conn_lost.get() && self.protocol.borrow().is_none() {
+            return;
+        }
+        *self.protocol.borrow_mut() = Some(protocol);
+    }
+
+    fn get_protocol(&self) -> Option<StreamProtocolRef> {
+        self.protocol.borrow().clone()
+    }
+}
+
+impl fmt::Debug for FdTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("FdTransport");
+        d.field("kind", &self.kind).field("fd", &self.raw);
+        if let Some(p) = &self.peer {
+            d.field("peer", &format_args!("{p}"));
+        }
+        d.field("closing", &self.closing.get()).finish()
+    }
+}

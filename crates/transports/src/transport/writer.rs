@@ -1,0 +1,218 @@
+//! The write half of [`FdTransport`]: writes are copied into the buffer and
+//! flushed once per loop iteration (before the poll), large writes go out at
+//! once as one vectored send, and only what the socket refuses stays
+//! buffered with a writer registered.
+
+use super::fd_transport::{FdKind, FdTransport};
+use super::flow::FlowSignal;
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Writes at least this large (with nothing refused pending) are sent at
+/// once instead of being copied for the end-of-batch flush.
+pub(crate) const DIRECT_WRITE_MIN: usize = 16 * 1024;
+
+impl FdTransport {
+    fn check_writable(&self) -> Result<()> {
+        if self.kind == FdKind::ReadPipe {
+            return Err(Error::Unsupported("writing to a read pipe"));
+        }
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
+        if self.eof_written.get() {
+            return Err(Error::InvalidState("write() after write_eof()".into()));
+        }
+        Ok(())
+    }
+
+    pub(super) fn do_write(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.check_writable()?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Ok(());
+        }
+        if !self.writer_registered.get() && total >= DIRECT_WRITE_MIN {
+            if let Err(e) = self.write_direct(bufs) {
+                self.fatal_error(e, "Fatal write error on transport");
+                return Ok(());
+            }
+        } else {
+            let mut wb = self.wbuf.borrow_mut();
+            for b in bufs {
+                wb.extend(b);
+            }
+        }
+        self.schedule_flush(false);
+        Ok(())
+    }
+
+    /// Sends pending bytes and `bufs` in one vectored call; keeps the rest.
+    fn write_direct(&self, bufs: &[&[u8]]) -> Result<()> {
+        let mut wb = self.wbuf.borrow_mut();
+        let pending = wb.len();
+        let sent = {
+            let mut stack: [&[u8]; 17] = [&[]; 17];
+            let mut heap: Vec<&[u8]>;
+            let all: &[&[u8]] = if bufs.len() < stack.len() {
+                stack[0] = wb.as_slice();
+                stack[1..=bufs.len()].copy_from_slice(bufs);
+                &stack[..=bufs.len()]
+            } else {
+                heap = Vec::with_capacity(bufs.len() + 1);
+                heap.push(wb.as_slice());
+                heap.extend_from_slice(bufs);
+                &heap
+            };
+            let all = if pending == 0 { &all[1..] } else { all };
+            let socket = self.kind == FdKind::Socket;
+            match self.with_fd(|fd| sys::send_vectored(fd, all, socket)) {
+                Some(Ok(n)) => n,
+                Some(Err(e)) if sys::would_block(&e) => 0,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(Error::Closed),
+            }
+        };
+        let mut left = sent;
+        let from_pending = left.min(pending);
+        wb.consume(from_pending);
+        left -= from_pending;
+        for b in bufs {
+            if left >= b.len() {
+                left -= b.len();
+            } else {
+                wb.extend(&b[left..]);
+                left = 0;
+            }
+        }
+        let refused = !wb.is_empty();
+        drop(wb);
+        if refused {
+            self.add_writer();
+        }
+        Ok(())
+    }
+
+    /// Schedules the end-of-batch flush (once per batch). `always` also
+    /// schedules it with an empty buffer, to re-check the water marks.
+    pub(super) fn schedule_flush(&self, always: bool) {
+        if self.flush_scheduled.get() || self.conn_lost.get() {
+            return;
+        }
+        if !always && self.wbuf.borrow().is_empty() {
+            return;
+        }
+        self.flush_scheduled.set(true);
+        if self.lp.as_event_loop().call_before_poll(self.flush_handle.clone()).is_err() {
+            self.flush_scheduled.set(false);
+        }
+    }
+
+    /// The end-of-batch flush.
+    pub(super) fn flush(&self) {
+        self.flush_scheduled.set(false);
+        if self.conn_lost.get() {
+            return;
+        }
+        if !self.writer_registered.get() && !self.send_buffered() {
+            return;
+        }
+        self.after_send();
+    }
+
+    /// The writer callback: the socket can take more.
+    pub(super) fn on_writable(&self) {
+        if self.conn_lost.get() || !self.send_buffered() {
+            return;
+        }
+        self.after_send();
+    }
+
+    /// One send of the buffered bytes; registers the writer when some are
+    /// refused. Returns `false` after a fatal error.
+    fn send_buffered(&self) -> bool {
+        let r = {
+            let wb = self.wbuf.borrow();
+            if wb.is_empty() {
+                return true;
+            }
+            let data = wb.as_slice();
+            self.with_fd(|fd| match self.kind {
+                FdKind::Socket => sys::send(fd, data),
+                _ => sys::write(fd, data),
+            })
+        };
+        match r {
+            Some(Ok(n)) => self.wbuf.borrow_mut().consume(n),
+            Some(Err(e)) if sys::would_block(&e) => {}
+            Some(Err(e)) => {
+                self.fatal_error(e.into(), "Fatal write error on transport");
+                return false;
+            }
+            None => return false,
+        }
+        if !self.wbuf.borrow().is_empty() {
+            self.add_writer();
+        }
+        true
+    }
+
+    /// After a send: finish a drained buffer, then deliver flow control.
+    fn after_send(&self) {
+        if self.wbuf.borrow().is_empty() {
+            self.remove_writer();
+            self.on_drained();
+        }
+        if self.conn_lost.get() {
+            return;
+        }
+        let size = self.wbuf.borrow().len();
+        let mut fc = self.flow.get();
+        let signal = fc.update(size);
+        self.flow.set(fc);
+        match signal {
+            Some(FlowSignal::Pause) => self.signal_protocol(true),
+            Some(FlowSignal::Resume) => self.signal_protocol(false),
+            None => {}
+        }
+    }
+
+    /// Everything is sent: complete a pending close or `write_eof`.
+    fn on_drained(&self) {
+        if self.closing.get() {
+            self.schedule_connection_lost(None);
+        } else if self.eof_written.get() && !self.eof_sent.replace(true) {
+            match self.kind {
+                FdKind::Socket => {
+                    // ENOTCONN: the peer is already gone; connection_lost
+                    // will follow from the read side.
+                    let _ = self.with_fd(sys::shutdown_write);
+                }
+                // Closing a write pipe is its EOF.
+                _ => {
+                    self.closing.set(true);
+                    self.remove_reader();
+                    self.schedule_connection_lost(None);
+                }
+            }
+        }
+        self.wake_drain_waiters();
+    }
+
+    pub(super) fn do_write_eof(&self) -> Result<()> {
+        if self.kind == FdKind::ReadPipe {
+            return Err(Error::Unsupported("write_eof on a read pipe"));
+        }
+        if self.eof_written.get() {
+            return Err(Error::InvalidState("write_eof() already called".into()));
+        }
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
+        self.eof_written.set(true);
+        if self.wbuf.borrow().is_empty() && !self.writer_registered.get() {
+            self.on_drained();
+        }
+        Ok(())
+    }
+}

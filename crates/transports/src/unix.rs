@@ -1,0 +1,177 @@
+//! Unix-domain stream sockets: `create_unix_connection` and
+//! `create_unix_server`, with abstract names and safe stale-file cleanup.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::rc::Rc;
+
+use loop_core::Loop;
+use rustix::net::{AddressFamily, SocketType};
+
+use crate::address::{Address, UnixAddress};
+use crate::error::{Error, Result};
+use crate::options::DEFAULT_BACKLOG;
+use crate::protocol::IntoStreamProtocol;
+use crate::readiness::{Interest, ready};
+use crate::sys;
+use crate::tcp::connect::{check_stream_socket, start_stream};
+use crate::tcp::server::{OwnedPath, ProtocolFactory, Server};
+use crate::transport::TransportRef;
+
+/// Options of [`create_unix_server`](crate::NetExt::create_unix_server).
+#[derive(Debug)]
+pub struct UnixServerOptions {
+    /// An already bound Unix stream socket to listen on (the path must then
+    /// be `None`).
+    pub sock: Option<OwnedFd>,
+    /// The `listen` backlog.
+    pub backlog: u32,
+    /// Start accepting at once (default).
+    pub start_serving: bool,
+}
+
+impl Default for UnixServerOptions {
+    fn default() -> Self {
+        UnixServerOptions { sock: None, backlog: DEFAULT_BACKLOG, start_serving: true }
+    }
+}
+
+/// Removes `path` if it is a socket left behind by an earlier server.
+/// Never removes anything that is not a socket.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] when `path` exists and is not a socket.
+pub(crate) fn remove_stale_socket(path: &Path) -> Result<()> {
+    match rustix::fs::lstat(path) {
+        Ok(st) => {
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket {
+                std::fs::remove_file(path)?;
+                Ok(())
+            } else {
+                Err(Error::invalid(format!(
+                    "{} exists and is not a socket; refusing to remove it",
+                    path.display()
+                )))
+            }
+        }
+        Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes the socket file a server created, if it is still that file.
+pub(crate) fn remove_if_same(owned: &OwnedPath) {
+    if let Ok(st) = rustix::fs::lstat(&owned.path) {
+        if st.st_ino == owned.ino && st.st_dev == owned.dev {
+            let _ = std::fs::remove_file(&owned.path);
+        }
+    }
+}
+
+pub(crate) async fn create_unix_connection<P, M>(
+    lp: &Loop,
+    factory: impl FnOnce() -> P,
+    path: Option<UnixAddress>,
+    sock: Option<OwnedFd>,
+) -> Result<(TransportRef, Rc<RefCell<P>>)>
+where
+    P: IntoStreamProtocol<M>,
+{
+    let fd = match (path, sock) {
+        (Some(_), Some(_)) => return Err(Error::invalid("path and sock may not both be given")),
+        (None, None) => return Err(Error::invalid("path or sock is required")),
+        (None, Some(sock)) => {
+            check_stream_socket(&sock)?;
+            if sys::socket_domain(sock.as_fd())? != AddressFamily::UNIX {
+                return Err(Error::invalid("a Unix (AF_UNIX) socket was expected"));
+            }
+            sys::set_nonblocking(&sock)?;
+            sock
+        }
+        (Some(addr), None) => {
+            let fd = sys::socket(AddressFamily::UNIX, SocketType::STREAM)?;
+            let target = Address::Unix(addr);
+            let connected =
+                sys::connect_start(fd.as_fd(), &target).map_err(|e| annotate(e, &target))?;
+            if !connected {
+                ready(lp, fd.as_raw_fd(), Interest::Write).await?;
+                sys::take_error(fd.as_fd()).map_err(|e| annotate(e, &target))?;
+            }
+            fd
+        }
+    };
+    start_stream(lp, fd, factory).await
+}
+
+fn annotate(e: io::Error, addr: &Address) -> Error {
+    io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}")).into()
+}
+
+pub(crate) async fn create_unix_server(
+    lp: &Loop,
+    factory: ProtocolFactory,
+    path: Option<UnixAddress>,
+    opts: UnixServerOptions,
+) -> Result<Server> {
+    if opts.backlog == 0 {
+        return Err(Error::invalid("backlog must be at least 1"));
+    }
+    let (fd, owned) = match (path, opts.sock) {
+        (Some(_), Some(_)) => return Err(Error::invalid("path and sock may not both be given")),
+        (None, None) => return Err(Error::invalid("path or sock is required")),
+        (None, Some(sock)) => {
+            check_stream_socket(&sock)?;
+            if sys::socket_domain(sock.as_fd())? != AddressFamily::UNIX {
+                return Err(Error::invalid("a Unix (AF_UNIX) socket was expected"));
+            }
+            sys::set_nonblocking(&sock)?;
+            sys::listen(sock.as_fd(), opts.backlog)?;
+            (sock, None)
+        }
+        (Some(addr), None) => {
+            if let UnixAddress::Path(p) = &addr {
+                remove_stale_socket(p)?;
+            }
+            let fd = sys::socket(AddressFamily::UNIX, SocketType::STREAM)?;
+            let target = Address::Unix(addr.clone());
+            sys::bind(fd.as_fd(), &target).map_err(|e| {
+                Error::from(io::Error::new(e.kind(), format!("cannot bind to {target}: {e}")))
+            })?;
+            sys::listen(fd.as_fd(), opts.backlog)?;
+            let owned = match &addr {
+                UnixAddress::Path(p) => rustix::fs::lstat(p).ok().map(|st| OwnedPath {
+                    path: p.clone(),
+                    ino: st.st_ino,
+                    dev: st.st_dev,
+                }),
+                _ => None,
+            };
+            (fd, owned)
+        }
+    };
+    let server = Server::new(lp, vec![fd], factory, opts.backlog, false, owned);
+    if opts.start_serving {
+        server.start_serving().await?;
+    }
+    Ok(server)
+}
+
+/// `connect_accepted_socket`: wraps a connected socket accepted elsewhere.
+pub(crate) async fn connect_accepted_socket<P, M>(
+    lp: &Loop,
+    factory: impl FnOnce() -> P,
+    sock: OwnedFd,
+) -> Result<(TransportRef, Rc<RefCell<P>>)>
+where
+    P: IntoStreamProtocol<M>,
+{
+    check_stream_socket(&sock)?;
+    sys::set_nonblocking(&sock)?;
+    if crate::tcp::connect::is_inet(&sock) {
+        let _ = sys::set_nodelay(sock.as_fd(), true);
+    }
+    start_stream(lp, sock, factory).await
+}

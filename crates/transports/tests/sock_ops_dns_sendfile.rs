@@ -1,0 +1,221 @@
+//! Socket operations (TR-10), DNS (TR-11) and sendfile (TR-12).
+
+mod util;
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
+
+use loop_transports::{
+    AddrInfoHints, ConnectOptions, Endpoint, Error, Family, NI_NUMERICHOST, NI_NUMERICSERV, NetExt,
+    SockExt, SockType,
+};
+use util::{Recorder, run};
+
+fn nonblocking_listener() -> std::net::TcpListener {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    l
+}
+
+#[test]
+fn sock_accept_connect_sendall_recv() {
+    run(|lp| async move {
+        let listener = nonblocking_listener();
+        let port = listener.local_addr().unwrap().port();
+        let client = rustix::net::socket_with(
+            rustix::net::AddressFamily::INET,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::NONBLOCK,
+            None,
+        )
+        .unwrap();
+        let l2 = lp.clone();
+        let accept = lp
+            .create_task(async move { l2.sock_accept(&listener).await.map(|(c, _)| (c, listener)) })
+            .unwrap();
+        lp.sock_connect(&client, ("localhost", port)).await.unwrap_or_else(|_| {
+            panic!("connect");
+        });
+        let (conn, _listener) = accept.await.unwrap().unwrap();
+        let big = vec![9u8; 3 << 20];
+        let l2 = lp.clone();
+        let b2 = big.clone();
+        let sender = lp
+            .create_task(async move {
+                let r = l2.sock_sendall(&client, &b2).await;
+                (r, client)
+            })
+            .unwrap();
+        let mut got = Vec::new();
+        while got.len() < big.len() {
+            let chunk = lp.sock_recv(&conn, 65536).await.unwrap();
+            assert!(!chunk.is_empty());
+            got.extend_from_slice(&chunk);
+        }
+        let (r, client) = sender.await.unwrap();
+        r.unwrap();
+        assert_eq!(got, big);
+        drop(client);
+        let mut buf = [0u8; 8];
+        assert_eq!(lp.sock_recv_into(&conn, &mut buf).await.unwrap(), 0, "EOF");
+    });
+}
+
+#[test]
+fn sock_ops_refuse_blocking_sockets() {
+    run(|lp| async move {
+        let blocking = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(matches!(lp.sock_recv(&blocking, 10).await, Err(Error::BlockingSocket)));
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(matches!(lp.sock_accept(&l).await, Err(Error::BlockingSocket)));
+    });
+}
+
+#[test]
+fn sock_sendto_and_recvfrom() {
+    run(|lp| async move {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let baddr = loop_transports::Address::Inet(b.local_addr().unwrap());
+        assert_eq!(lp.sock_sendto(&a, b"dgram", &baddr).await.unwrap(), 5);
+        let (data, from) = lp.sock_recvfrom(&b, 100).await.unwrap();
+        assert_eq!(data, b"dgram");
+        assert_eq!(from.as_inet(), Some(a.local_addr().unwrap()));
+        lp.sock_sendto(&a, b"again", &baddr).await.unwrap();
+        let mut buf = [0u8; 3];
+        let (n, _) = lp.sock_recvfrom_into(&b, &mut buf).await.unwrap();
+        assert_eq!(n, 3, "truncated to the buffer");
+        let _ = Endpoint::inet("x", 1);
+    });
+}
+
+#[test]
+fn getaddrinfo_and_getnameinfo_off_the_loop() {
+    run(|lp| async move {
+        let infos = lp
+            .getaddrinfo(
+                Some("localhost"),
+                80,
+                AddrInfoHints { socktype: SockType::Stream, ..Default::default() },
+            )
+            .await
+            .unwrap();
+        assert!(infos.iter().any(|i| i.addr.to_string() == "127.0.0.1:80"));
+        assert!(infos.iter().all(|i| i.socktype == SockType::Stream));
+        let v4 = lp
+            .getaddrinfo(
+                Some("localhost"),
+                80,
+                AddrInfoHints { family: Family::Inet, ..Default::default() },
+            )
+            .await
+            .unwrap();
+        assert!(v4.iter().all(|i| i.family == Family::Inet));
+        let err = lp
+            .getaddrinfo(Some("nothing-here.invalid"), 80, AddrInfoHints::default())
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::Resolve { .. }));
+        let (host, serv) = lp
+            .getnameinfo("127.0.0.1:8080".parse().unwrap(), NI_NUMERICHOST | NI_NUMERICSERV)
+            .await
+            .unwrap();
+        assert_eq!((host.as_str(), serv.as_str()), ("127.0.0.1", "8080"));
+    });
+}
+
+fn temp_file(len: usize) -> (std::fs::File, Vec<u8>) {
+    let path = std::env::temp_dir().join(format!("tulip-sendfile-{}-{len}", std::process::id()));
+    let data: Vec<u8> = (0..len).map(|i| (i % 239) as u8).collect();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&data).unwrap();
+    f.seek(SeekFrom::Start(0)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (f, data)
+}
+
+#[test]
+fn sendfile_over_a_transport_with_offset_and_count() {
+    run(|lp| async move {
+        let server = lp
+            .create_server(
+                {
+                    let l = lp.clone();
+                    move || Recorder::new(&l)
+                },
+                "127.0.0.1",
+                0,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let port = server.addresses()[0].port().unwrap();
+        let l2 = lp.clone();
+        let (t, _c) = lp
+            .create_connection(
+                move || Recorder::new(&l2),
+                "127.0.0.1",
+                port,
+                ConnectOptions::default(),
+            )
+            .await
+            .unwrap();
+        let (mut f, data) = temp_file(2 << 20);
+        t.write(b"HEAD").unwrap();
+        let sent = lp.sendfile(&t, &f, 100, Some(1_000_000), false).await.unwrap();
+        assert_eq!(sent, 1_000_000);
+        assert_eq!(f.stream_position().unwrap(), 1_000_100, "file position updated");
+        let rest = lp.sendfile(&t, &f, 1_000_100, None, false).await.unwrap();
+        assert_eq!(rest, data.len() as u64 - 1_000_100);
+        t.close();
+        server.close();
+        let mut tail = Vec::new();
+        f.read_to_end(&mut tail).unwrap();
+        assert!(tail.is_empty());
+    });
+}
+
+#[test]
+fn sock_sendfile_and_not_available_without_fallback() {
+    run(|lp| async move {
+        let (f, data) = temp_file(300_000);
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let l2 = lp.clone();
+        let reader = lp
+            .create_task(async move {
+                let mut got = Vec::new();
+                while got.len() < 300_000 - 10 {
+                    got.extend(l2.sock_recv(&b, 65536).await.unwrap());
+                }
+                got
+            })
+            .unwrap();
+        let n = lp.sock_sendfile(&a, &f, 10, None, false).await.unwrap();
+        assert_eq!(n, 300_000 - 10);
+        assert_eq!(reader.await.unwrap(), data[10..]);
+        // A pipe can't be a sendfile(2) source... but sendfile needs a
+        // regular file: anything else is an invalid argument.
+        let (pr, _pw) = rustix::pipe::pipe().unwrap();
+        let not_file = std::fs::File::from(pr);
+        assert!(matches!(
+            lp.sock_sendfile(&a, &not_file, 0, None, true).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        // sock_sendfile is for stream sockets only.
+        let (u1, _u2) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        u1.set_nonblocking(true).unwrap();
+        let r = lp.sock_sendfile(u1.as_fd(), &f, 0, Some(10), false).await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    });
+}

@@ -1,0 +1,147 @@
+//! Unix stream sockets (TR-06) and `connect_accepted_socket` (TR-07).
+
+mod util;
+
+use std::os::unix::net::{UnixListener, UnixStream};
+
+use loop_transports::{Address, Error, NetExt, UnixAddress, UnixServerOptions};
+use util::{Echo, Recorder, run, wait_until, within};
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("tulip-{}-{name}", std::process::id()))
+}
+
+async fn roundtrip(lp: &loop_core::Loop, addr: UnixAddress) {
+    let l2 = lp.clone();
+    let (t, c) =
+        lp.create_unix_connection(move || Recorder::new(&l2), Some(addr), None).await.unwrap();
+    t.write(b"unix").unwrap();
+    wait_until("echo", || Recorder::data(&c.borrow().log) == b"unix").await;
+    t.close();
+    let lost = c.borrow().lost.clone();
+    within("lost", lost).await;
+}
+
+#[test]
+fn path_server_removes_a_stale_socket_and_its_own_file() {
+    run(|lp| async move {
+        let path = temp_path("stale.sock");
+        let _ = std::fs::remove_file(&path);
+        // A stale socket file from a dead server.
+        drop(UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let server = lp
+            .create_unix_server(
+                Echo::default,
+                Some(UnixAddress::path(&path)),
+                UnixServerOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(server.addresses(), vec![Address::Unix(UnixAddress::path(&path))]);
+        roundtrip(&lp, UnixAddress::path(&path)).await;
+        server.close();
+        assert!(!path.exists(), "the server removes its socket file");
+    });
+}
+
+#[test]
+fn never_removes_a_file_that_is_not_a_socket() {
+    run(|lp| async move {
+        let path = temp_path("regular-file");
+        std::fs::write(&path, b"precious").unwrap();
+        let err = lp
+            .create_unix_server(
+                Echo::default,
+                Some(UnixAddress::path(&path)),
+                UnixServerOptions::default(),
+            )
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+        std::fs::remove_file(&path).unwrap();
+    });
+}
+
+#[test]
+fn abstract_namespace_and_existing_sockets() {
+    run(|lp| async move {
+        let name = format!("tulip-test-{}", std::process::id());
+        let server = lp
+            .create_unix_server(
+                Echo::default,
+                Some(UnixAddress::abstract_name(&name)),
+                UnixServerOptions::default(),
+            )
+            .await
+            .unwrap();
+        roundtrip(&lp, UnixAddress::parse(format!("\0{name}"))).await;
+        server.close();
+
+        // An existing listening socket, and an existing connected socket.
+        let path = temp_path("existing.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = lp
+            .create_unix_server(
+                Echo::default,
+                None,
+                UnixServerOptions { sock: Some(listener.into()), ..Default::default() },
+            )
+            .await
+            .unwrap();
+        let stream = UnixStream::connect(&path).unwrap();
+        let l2 = lp.clone();
+        let (t, c) = lp
+            .create_unix_connection(move || Recorder::new(&l2), None, Some(stream.into()))
+            .await
+            .unwrap();
+        t.write(b"existing").unwrap();
+        wait_until("echo", || Recorder::data(&c.borrow().log) == b"existing").await;
+        t.close();
+        server.close();
+        std::fs::remove_file(&path).unwrap();
+
+        // Connecting to nothing is an error naming the path.
+        let l2 = lp.clone();
+        let missing = temp_path("missing.sock");
+        let err = lp
+            .create_unix_connection(
+                move || Recorder::new(&l2),
+                Some(UnixAddress::path(&missing)),
+                None,
+            )
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("missing.sock"), "{err}");
+        let l2 = lp.clone();
+        let err =
+            lp.create_unix_connection(move || Recorder::new(&l2), None, None).await.err().unwrap();
+        assert!(matches!(err, Error::InvalidArgument(_)));
+    });
+}
+
+#[test]
+fn connect_accepted_socket_wraps_a_socket_accepted_elsewhere() {
+    run(|lp| async move {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"hello").unwrap();
+            let mut back = [0u8; 5];
+            s.read_exact(&mut back).unwrap();
+            back
+        });
+        let (accepted, _) = lp.run_in_executor(move || listener.accept().unwrap()).await.unwrap();
+        let (t, _echo) = lp.connect_accepted_socket(Echo::default, accepted.into()).await.unwrap();
+        let back = lp.run_in_executor(move || client.join().unwrap()).await.unwrap();
+        assert_eq!(&back, b"hello");
+        assert_eq!(t.peername().unwrap().as_inet().unwrap().ip(), addr.ip());
+        t.close();
+    });
+}
