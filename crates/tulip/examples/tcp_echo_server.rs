@@ -7,10 +7,8 @@
 //!
 //! `ADDR` defaults to `127.0.0.1:8888`. The server runs on one thread and
 //! prints the address it bound. With `--once` it exits after its first
-//! connection closes (handy for scripts); otherwise it serves until
-//! interrupted. SIGINT/SIGTERM currently use the default disposition
-//! (the process ends; there is nothing to flush) — once `loop-signals`
-//! lands, they will stop the loop and close the server cleanly.
+//! connection closes (handy for scripts); otherwise it serves until SIGINT
+//! or SIGTERM, which close the server and end the program cleanly.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -18,6 +16,7 @@ use std::rc::Rc;
 
 use loop_core::Loop;
 use loop_transports::{BaseProtocol, Error, NetExt, Protocol, ServerOptions, TransportRef};
+use tulip::prelude::{Signal, SignalExt};
 
 struct EchoServer {
     transport: Option<TransportRef>,
@@ -63,7 +62,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lp = Loop::new()?;
     let l = lp.clone();
     lp.run_until_complete(async move {
+        // Resolved by SIGINT/SIGTERM, or by the first connection's end
+        // with `--once`.
         let done = l.create_future::<()>();
+        for sig in [Signal::SIGINT, Signal::SIGTERM] {
+            let d = done.clone();
+            l.add_signal_handler(sig, move || {
+                println!("got {sig}: closing the server");
+                let _ = d.set_result(());
+            })
+            .map_err(loop_core::Error::from)?;
+        }
         let d = done.clone();
         let on_lost: Option<Rc<dyn Fn()>> = once.then(|| {
             let fired = Rc::new(Cell::new(false));
@@ -84,12 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for a in server.addresses() {
             println!("Serving on {a}");
         }
-        if once {
-            done.await?;
-            server.close();
-        } else {
-            server.serve_forever().await?;
-        }
+        done.await?;
+        server.close();
         Ok::<(), Error>(())
     })??;
     lp.close()?;

@@ -7,6 +7,42 @@ use std::time::{Duration, Instant};
 
 use tulip::prelude::*;
 
+/// Echoes every byte back (the server side of the TCP step).
+struct Echo(Option<TransportRef>);
+
+impl BaseProtocol for Echo {
+    fn connection_made(&mut self, transport: TransportRef) {
+        self.0 = Some(transport);
+    }
+}
+
+impl Protocol for Echo {
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(t) = &self.0 {
+            let _ = t.write(data);
+        }
+    }
+}
+
+/// Sends a greeting and resolves `reply` with what comes back.
+struct Greeter {
+    reply: LoopFuture<String>,
+}
+
+impl BaseProtocol for Greeter {
+    fn connection_made(&mut self, transport: TransportRef) {
+        // Two writes in one batch leave in one syscall (coalesced).
+        let _ = transport.write(b"hello, ");
+        let _ = transport.write(b"tulip");
+    }
+}
+
+impl Protocol for Greeter {
+    fn data_received(&mut self, data: &[u8]) {
+        let _ = self.reply.set_result(String::from_utf8_lossy(data).into_owned());
+    }
+}
+
 fn step(title: &str) {
     println!("\n== {title}");
 }
@@ -158,6 +194,32 @@ fn main() -> Result<()> {
     // Nothing else is scheduled: the signal itself wakes the loop.
     lp.run_forever()?;
     lp.remove_signal_handler(Signal::SIGUSR1)?;
+
+    step("transports: a TCP echo server and a client protocol on 127.0.0.1");
+    let l2 = lp.clone();
+    let (addr, reply) = lp.run_until_complete(async move {
+        let server =
+            l2.create_server(|| Echo(None), "127.0.0.1", 0, Default::default()).await?;
+        let addr = match server.addresses().first() {
+            Some(tulip::transports::Address::Inet(a)) => *a,
+            _ => return Err(tulip::transports::Error::InvalidState("no address".into())),
+        };
+        let reply = l2.create_future::<String>();
+        let r2 = reply.clone();
+        let (client, _proto) = l2
+            .create_connection(
+                move || Greeter { reply: r2 },
+                &addr.ip().to_string(),
+                addr.port(),
+                Default::default(),
+            )
+            .await?;
+        let text = reply.await?;
+        client.close();
+        server.close();
+        Ok((addr, text))
+    })??;
+    println!("server on {addr} echoed {reply:?}");
 
     step("a panic in a callback is reported and the loop keeps running");
     let l2 = lp.clone();

@@ -2,8 +2,9 @@
 //!
 //! This crate re-exports every tulip crate: [`core`] (the loop: callbacks,
 //! timers, futures, tasks), [`sync`] (locks, events, queues …), [`signals`]
-//! (Unix signal handlers on the loop), and — as they land — transports,
-//! streams and subprocesses. Import
+//! (Unix signal handlers on the loop), [`transports`] (protocols and
+//! transports: TCP, Unix sockets, UDP, pipes, socket operations, DNS), and —
+//! as they land — streams and subprocesses. Import
 //! [`prelude`] to get the loop type, its extension traits and the helpers in
 //! scope, so code reads like asyncio.
 //!
@@ -29,6 +30,7 @@
 pub use loop_core as core;
 pub use loop_signals as signals;
 pub use loop_sync as sync;
+pub use loop_transports as transports;
 
 pub use loop_core::{
     Error, EventLoop, ExceptionContext, Handle, Loop, LoopFuture, RemoteLoop, Result,
@@ -65,4 +67,8 @@ pub mod prelude {
         current_task, get_event_loop, get_running_loop, new_event_loop, sleep, sleep_until,
     };
     pub use loop_signals::{Signal, SignalExt};
+    pub use loop_transports::{
+        BaseProtocol, BaseTransport, BufferedProtocol, DatagramProtocol, DatagramTransport, NetExt,
+        Protocol, ReadTransport, SockExt, Transport, TransportRef, WriteTransport,
+    };
 }
