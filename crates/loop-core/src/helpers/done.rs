@@ -1,11 +1,12 @@
-//! Waiting for a type-erased task to finish.
+//! Waiting for a task to finish without taking its output, and letting go
+//! of a task whose failure somebody else already answered for.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use crate::task::TaskRef;
+use crate::task::{Task, TaskRef};
 
 struct Flag {
     done: bool,
@@ -13,6 +14,10 @@ struct Flag {
 }
 
 /// Resolves once `task` is done (its done callbacks have been scheduled).
+///
+/// This is the mechanism for a type-erased [`TaskRef`], which has only done
+/// callbacks; helpers that own typed [`Task`]s use `TaskSet` instead, which
+/// is woken synchronously when a task finishes.
 pub(crate) async fn wait_done(task: &TaskRef) {
     if task.done() {
         return;
@@ -20,9 +25,12 @@ pub(crate) async fn wait_done(task: &TaskRef) {
     let flag = Rc::new(RefCell::new(Flag { done: false, waker: None }));
     let f2 = flag.clone();
     task.add_done_callback(move |_| {
-        let mut f = f2.borrow_mut();
-        f.done = true;
-        if let Some(w) = f.waker.take() {
+        let waker = {
+            let mut f = f2.borrow_mut();
+            f.done = true;
+            f.waker.take()
+        };
+        if let Some(w) = waker {
             w.wake();
         }
     });
@@ -31,9 +39,30 @@ pub(crate) async fn wait_done(task: &TaskRef) {
         if f.done || task.done() {
             Poll::Ready(())
         } else {
-            f.waker = Some(cx.waker().clone());
+            match &f.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => f.waker = Some(cx.waker().clone()),
+            }
             Poll::Pending
         }
     })
     .await;
+}
+
+/// Detaches `task` and discards its outcome once it is done, marking a
+/// failure as retrieved so the loop does not report "Task exception was
+/// never retrieved" for it.
+///
+/// asyncio does the same when a helper has already answered its caller:
+/// `gather` after its first error propagated, `shield` after the outer
+/// future was cancelled. The task keeps running; nothing is cancelled.
+pub(crate) fn retrieve_when_done<T: 'static>(task: Task<T>) {
+    let erased = task.as_task_ref();
+    let mut task = task;
+    // The callback owns the handle until the task is done, so the task is
+    // never "failed with its handle dropped"; `try_take` marks the failure
+    // retrieved before the handle goes.
+    erased.add_done_callback(move |_| {
+        let _ = task.try_take();
+    });
 }
