@@ -63,8 +63,10 @@ where
 /// The names most programs need, in one import.
 pub mod prelude {
     pub use loop_core::{
-        Error, Handle, Loop, LoopFuture, RemoteLoop, Result, Task, TaskRef, TimerHandle,
-        current_task, get_event_loop, get_running_loop, new_event_loop, sleep, sleep_until,
+        Error, Handle, Loop, LoopFuture, RemoteLoop, Result, ReturnWhen, Task, TaskGroup, TaskRef,
+        TimerHandle, as_completed, cancel_on_drop, current_task, gather, gather_return_exceptions,
+        get_event_loop, get_running_loop, new_event_loop, shield, sleep, sleep_until, timeout,
+        timeout_at, wait, wait_for,
     };
     pub use loop_signals::{Signal, SignalExt};
     pub use loop_transports::{
