@@ -198,8 +198,7 @@ fn main() -> Result<()> {
     step("transports: a TCP echo server and a client protocol on 127.0.0.1");
     let l2 = lp.clone();
     let (addr, reply) = lp.run_until_complete(async move {
-        let server =
-            l2.create_server(|| Echo(None), "127.0.0.1", 0, Default::default()).await?;
+        let server = l2.create_server(|| Echo(None), "127.0.0.1", 0, Default::default()).await?;
         let addr = match server.addresses().first() {
             Some(tulip::transports::Address::Inet(a)) => *a,
             _ => return Err(tulip::transports::Error::InvalidState("no address".into())),
