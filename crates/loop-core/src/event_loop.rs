@@ -123,8 +123,10 @@ pub trait EventLoop {
     /// Whether the loop was closed.
     fn is_closed(&self) -> bool;
 
-    /// Closes the loop: pending callbacks and timers are dropped, the
-    /// default executor is shut down without waiting. Idempotent.
+    /// Closes the loop: pending callbacks, timers and fd watches are
+    /// dropped (their closures released, even where the user kept the
+    /// handle), tasks still pending are cancelled and their futures dropped,
+    /// and the default executor is shut down without waiting. Idempotent.
     ///
     /// # Errors
     ///

@@ -46,10 +46,17 @@ impl ReadyQueue {
     }
 
     /// Drops everything queued (loop close), outside the borrow so that
-    /// destructors may schedule more work.
+    /// destructors may schedule more work. Callbacks are cancelled, not just
+    /// dropped: a `Handle` the user kept would otherwise keep the closure
+    /// (and everything it captured) alive after close.
     pub(crate) fn clear(&self) {
         let items = std::mem::take(&mut *self.items.borrow_mut());
-        drop(items);
+        for item in items {
+            if let Ready::Callback(h) = &item {
+                h.cancel();
+            }
+            drop(item);
+        }
     }
 }
 

@@ -104,19 +104,25 @@ impl RemoteLoop {
     /// [`Error::LoopClosed`] when the loop is closed; the item is handed
     /// back to the caller's thread and dropped there.
     pub fn push(&self, item: RemoteItem) -> Result<()> {
+        self.try_push(item).map_err(|item| {
+            // A non-Send task's runnable must not be dropped on a foreign
+            // thread (its future would be dropped here); leak it instead.
+            if let RemoteItem::Task(r) = item {
+                std::mem::forget(r);
+            }
+            Error::LoopClosed
+        })
+    }
+
+    /// Pushes an item and wakes the loop; hands the item back when the loop
+    /// is closed.
+    fn try_push(&self, item: RemoteItem) -> Result<(), RemoteItem> {
         match self.shared.queue.push(item) {
             Ok(()) => {
                 (self.shared.wake)();
                 Ok(())
             }
-            Err(err) => {
-                // A non-Send task's runnable must not be dropped on a foreign
-                // thread (its future would be dropped here); leak it instead.
-                if let RemoteItem::Task(r) = err.into_inner() {
-                    std::mem::forget(r);
-                }
-                Err(Error::LoopClosed)
-            }
+            Err(err) => Err(err.into_inner()),
         }
     }
 
@@ -162,10 +168,16 @@ impl RemoteLoop {
         let me = self.clone();
         let body = AssertUnwindSafe(fut).catch_unwind();
         let (runnable, task) = async_task::spawn(body, move |r| {
-            let _ = me.push(RemoteItem::Task(r));
+            // The loop closed: nothing will ever run this task. Its future is
+            // `Send`, so dropping it here, on whatever thread woke it, is
+            // fine, and it resolves the `RemoteTask` (as cancelled) instead
+            // of leaving its awaiter hanging.
+            if let Err(RemoteItem::Task(r)) = me.try_push(RemoteItem::Task(r)) {
+                drop(r);
+            }
         });
         runnable.schedule();
-        Ok(RemoteTask { task: Some(task) })
+        Ok(RemoteTask { task: Some(task.fallible()) })
     }
 }
 
@@ -179,8 +191,13 @@ type CaughtOutput<T> = std::thread::Result<T>;
 
 /// The output of a future spawned with [`RemoteLoop::spawn`]. `Send`; await
 /// it from any executor. Dropping it detaches the task.
+///
+/// It resolves to [`Error::Panicked`] if the future panicked, and to
+/// [`Error::Cancelled`] if the loop closed before the future completed.
 pub struct RemoteTask<T> {
-    task: Option<async_task::Task<CaughtOutput<T>>>,
+    /// Fallible: the task resolves to `None` when its future was dropped
+    /// before completing (the loop closed first).
+    task: Option<async_task::FallibleTask<CaughtOutput<T>>>,
 }
 
 impl<T> RemoteTask<T> {
@@ -204,7 +221,11 @@ impl<T> Future for RemoteTask<T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(out) => {
                 self.task = None;
-                Poll::Ready(out.map_err(|p| Error::Panicked(panic_message(&*p))))
+                Poll::Ready(match out {
+                    Some(out) => out.map_err(|p| Error::Panicked(panic_message(&*p))),
+                    // Dropped unfinished by its closed loop.
+                    None => Err(Error::Cancelled),
+                })
             }
         }
     }

@@ -9,8 +9,8 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
@@ -31,9 +31,16 @@ pub(crate) struct Readiness {
 }
 
 /// The cross-thread half: wakes a blocked `wait`.
+///
+/// Other threads share it (through `RemoteLoop` and task wakers) and may
+/// outlive the loop, so the loop closes the eventfd itself, at
+/// [`close`](Notifier::close): otherwise every closed loop would leave an
+/// fd open for as long as any of its thread-safe handles exists. The lock
+/// is taken only on the slow path, when a wake-up must really be written.
 #[derive(Debug)]
 pub(crate) struct Notifier {
-    eventfd: OwnedFd,
+    /// `None` once the loop closed.
+    eventfd: RwLock<Option<OwnedFd>>,
     pending: AtomicBool,
 }
 
@@ -41,16 +48,27 @@ impl Notifier {
     /// Wakes the selector; repeated calls before the next wait coalesce.
     pub(crate) fn notify(&self) {
         if !self.pending.swap(true, Ordering::SeqCst) {
-            // EAGAIN means the counter is already non-zero: the loop will
-            // wake anyway.
-            let _ = rustix::io::write(&self.eventfd, &1u64.to_ne_bytes());
+            // Under the read lock, the fd cannot be closed (and its number
+            // reused) while we write to it.
+            if let Some(fd) = &*self.eventfd.read().unwrap_or_else(|e| e.into_inner()) {
+                // EAGAIN means the counter is already non-zero: the loop will
+                // wake anyway.
+                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            }
         }
     }
 
     fn clear(&self) {
-        let mut buf = [0u8; 8];
-        let _ = rustix::io::read(&self.eventfd, &mut buf);
+        if let Some(fd) = &*self.eventfd.read().unwrap_or_else(|e| e.into_inner()) {
+            let mut buf = [0u8; 8];
+            let _ = rustix::io::read(fd, &mut buf);
+        }
         self.pending.store(false, Ordering::SeqCst);
+    }
+
+    /// Closes the eventfd (loop close); later wake-ups do nothing.
+    pub(crate) fn close(&self) {
+        drop(self.eventfd.write().unwrap_or_else(|e| e.into_inner()).take());
     }
 }
 
@@ -62,9 +80,12 @@ pub(crate) struct Epoll {
 }
 
 fn interest(readable: bool, writable: bool) -> EventFlags {
-    let mut flags = EventFlags::RDHUP;
+    let mut flags = EventFlags::empty();
     if readable {
-        flags |= EventFlags::IN;
+        // RDHUP only with a reader: for a writer-only registration the
+        // peer's half-close is not an event, and as it stays set
+        // (level-triggered) it would wake every poll, spinning the loop.
+        flags |= EventFlags::IN | EventFlags::RDHUP;
     }
     if writable {
         flags |= EventFlags::OUT;
@@ -92,7 +113,10 @@ impl Epoll {
         epoll::add(&epfd, &efd, EventData::new_u64(NOTIFY_KEY), EventFlags::IN)?;
         Ok(Epoll {
             epfd,
-            notifier: Arc::new(Notifier { eventfd: efd, pending: AtomicBool::new(false) }),
+            notifier: Arc::new(Notifier {
+                eventfd: RwLock::new(Some(efd)),
+                pending: AtomicBool::new(false),
+            }),
             events: Vec::with_capacity(EVENTS_CAPACITY),
         })
     }

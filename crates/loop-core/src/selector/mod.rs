@@ -53,6 +53,9 @@ impl SelectorEventLoop {
     /// # Errors
     ///
     /// The OS refused an epoll instance or an eventfd (out of fds).
+    // By design it returns the `Rc`-shared user-facing handle, not `Self`:
+    // a loop is only ever used through `Loop`.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new() -> Result<Loop> {
         Ok(Loop::from_rc(Self::with_clock(Clock::System)?))
     }
@@ -117,13 +120,32 @@ impl SelectorEventLoop {
         Ok(self.io.borrow_mut().remove(&self.epoll.borrow(), fd, dir))
     }
 
-    /// Drops every pending callback, timer, fd watch and queued remote item.
+    /// Drops every pending callback, timer, fd watch, queued remote item and
+    /// pending task.
     fn release_everything(&self) {
+        // Refuse remote pushes first and drop what is queued here, on the
+        // loop thread (a dropped task may wake a task of this loop: it lands
+        // on the still-registered local ready queue, drained below).
+        self.remote.close();
+        // Thread-safe handles may outlive the loop: their wake-up fd must not.
+        self.epoll.borrow().notifier().close();
+        // Released fd callbacks may hold (and so drop) wakers of our tasks.
+        self.io.borrow_mut().clear(&self.epoll.borrow());
+        // A task waiting on something that never completes is referenced
+        // only by its own waker (often from inside its own future, a cycle):
+        // it would never be dropped, and neither would what it holds (fds).
+        // Cancelling wakes it onto the ready queue, whose runnable the drain
+        // below drops, which drops the future and ends the task cancelled.
+        for task in self.common.all_tasks() {
+            task.cancel();
+        }
         // Dropping a task may wake another task of this loop, which lands on
         // the ready queue again: drain until nothing is left.
         loop {
             self.ready.clear();
-            drop(std::mem::take(&mut *self.before_poll.borrow_mut()));
+            for h in std::mem::take(&mut *self.before_poll.borrow_mut()) {
+                h.cancel(); // releases the closure even if the user kept `h`
+            }
             let mut timers = std::mem::replace(&mut *self.timers.borrow_mut(), TimerHeap::new());
             timers.clear();
             drop(timers);
@@ -132,8 +154,6 @@ impl SelectorEventLoop {
             }
         }
         ready::unregister_local(self.common.id());
-        self.remote.close();
-        self.io.borrow_mut().clear(&self.epoll.borrow());
         self.common.shutdown_executor_nowait();
     }
 }

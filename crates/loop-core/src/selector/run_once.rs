@@ -3,6 +3,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
+use async_task::Runnable;
+
 use super::SelectorEventLoop;
 use crate::clock::Clock;
 use crate::error::{Error, Result, panic_message};
@@ -97,12 +99,7 @@ impl SelectorEventLoop {
                         self.run_handle(&h);
                     }
                 }
-                Ready::Task(r) => self.run_guarded(
-                    || {
-                        r.run();
-                    },
-                    None,
-                ),
+                Ready::Task(r) => self.run_task(r),
                 Ready::Remote(f) => self.run_guarded(f, None),
             }
         }
@@ -128,10 +125,53 @@ impl SelectorEventLoop {
         self.run_guarded(|| h.run(), Some(h));
     }
 
+    /// Runs one task step. In debug mode the step is traced so that a slow
+    /// step's report names the task and where it was created.
+    fn run_task(&self, r: Runnable) {
+        if !self.common.debug() {
+            self.run_guarded(
+                || {
+                    r.run();
+                },
+                None,
+            );
+            return;
+        }
+        let t0 = Instant::now();
+        let mut task = None;
+        let step = || {
+            task = crate::task::traced_step(|| {
+                r.run();
+            });
+        };
+        self.run_guarded_inner(step, None, false);
+        let took = t0.elapsed();
+        if took >= self.common.slow_callback_duration() {
+            match task {
+                Some(t) => tracing::warn!(
+                    target: "tulip",
+                    "Executing {t:?} took {:.3} seconds",
+                    took.as_secs_f64()
+                ),
+                None => tracing::warn!(
+                    target: "tulip",
+                    "Executing a task step took {:.3} seconds",
+                    took.as_secs_f64()
+                ),
+            }
+        }
+    }
+
     /// Runs `f`, catching a panic and reporting it with `handle` as context;
     /// in debug mode, warns when `f` was slow.
     fn run_guarded(&self, f: impl FnOnce(), handle: Option<&Handle>) {
-        let debug = self.common.debug();
+        self.run_guarded_inner(f, handle, true);
+    }
+
+    /// [`run_guarded`](Self::run_guarded); `time_it: false` leaves the
+    /// slow-callback check to the caller.
+    fn run_guarded_inner(&self, f: impl FnOnce(), handle: Option<&Handle>, time_it: bool) {
+        let debug = time_it && self.common.debug();
         let t0 = debug.then(Instant::now);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
             let err = Error::Panicked(panic_message(&*payload));
@@ -152,7 +192,7 @@ impl SelectorEventLoop {
                     ),
                     None => tracing::warn!(
                         target: "tulip",
-                        "Executing a task step took {:.3} seconds",
+                        "Executing a callback from another thread took {:.3} seconds",
                         took.as_secs_f64()
                     ),
                 }

@@ -1,13 +1,17 @@
 //! The future a task's runnable drives: the user's future wrapped with
 //! cancellation, panic catching and `current_task` bookkeeping.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::{CURRENT_TASK, LocalBoxFuture, Task, TaskAny, TaskCell, TaskRef, TaskState};
+use super::{
+    CURRENT_TASK, LocalBoxFuture, TRACE_STEP, TRACED_TASK, Task, TaskAny, TaskCell, TaskRef,
+    TaskState,
+};
 use crate::Loop;
 use crate::error::{Error, Result, panic_message};
 
@@ -57,6 +61,9 @@ where
             return Poll::Ready(());
         };
         let me: Rc<dyn TaskAny> = cell.clone();
+        if TRACE_STEP.with(Cell::get) {
+            TRACED_TASK.with(|t| t.set(Some(TaskRef(me.clone()))));
+        }
         let prev = CURRENT_TASK.with(|c| c.replace(Some(TaskRef(me))));
         let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
         CURRENT_TASK.with(|c| c.set(prev));

@@ -43,6 +43,30 @@ static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static CURRENT_TASK: Cell<Option<TaskRef>> = const { Cell::new(None) };
+    /// Set by a debug-mode loop around a task step, so the step's task can
+    /// be named in the slow-callback report (a runnable does not say which
+    /// task it drives).
+    static TRACE_STEP: Cell<bool> = const { Cell::new(false) };
+    /// The task polled by the traced step.
+    static TRACED_TASK: Cell<Option<TaskRef>> = const { Cell::new(None) };
+}
+
+/// Runs one task step (`run` polls a runnable) and returns the task it
+/// polled, if the runnable was one of
+/// [`Loop::create_task`](crate::Loop::create_task)'s tasks. For debug reports only: it costs a task-handle clone.
+pub(crate) fn traced_step(run: impl FnOnce()) -> Option<TaskRef> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            TRACE_STEP.with(|t| t.set(false));
+        }
+    }
+    TRACED_TASK.with(|t| t.set(None));
+    TRACE_STEP.with(|t| t.set(true));
+    let reset = Reset;
+    run();
+    drop(reset);
+    TRACED_TASK.with(Cell::take)
 }
 
 /// The task running now on this thread, if any (asyncio's
@@ -63,6 +87,9 @@ enum TaskState {
     Cancelled,
 }
 
+/// A callback waiting for a task to finish.
+type TaskDoneCallback = Box<dyn FnOnce(&TaskRef)>;
+
 /// The type-independent part of a task.
 pub(crate) struct TaskHeader {
     id: u64,
@@ -75,7 +102,7 @@ pub(crate) struct TaskHeader {
     join_waker: RefCell<Option<Waker>>,
     handle_alive: Cell<bool>,
     retrieved: Cell<bool>,
-    done_callbacks: RefCell<Vec<Box<dyn FnOnce(&TaskRef)>>>,
+    done_callbacks: RefCell<Vec<TaskDoneCallback>>,
     slot: Cell<usize>,
     site: &'static Location<'static>,
     owner: Option<Weak<dyn EventLoop>>,
@@ -238,8 +265,8 @@ impl TaskRef {
         self.h().cancel()
     }
 
-    /// Whether cancellation was requested and the task is not done yet, or
-    /// the task ended cancelled.
+    /// Whether cancellation was requested and the task is not done yet
+    /// (once it has ended, [`cancelled`](TaskRef::cancelled) tells).
     pub fn cancelling(&self) -> bool {
         self.h().cancel_requested.get() && self.h().state.get() == TaskState::Pending
     }
