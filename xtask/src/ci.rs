@@ -39,7 +39,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// Runs a built example, failing if it exits non-zero or hangs.
 fn run_example(name: &str) -> Result<(), String> {
-    let exe = workspace_root().join("target/release/examples").join(name);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let exe = target.join("release/examples").join(name);
     eprintln!("xtask: $ {}", exe.display());
     let mut child = Command::new(&exe)
         .stdin(Stdio::null())
