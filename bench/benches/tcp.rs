@@ -497,10 +497,8 @@ mod servers {
                             Err(_) => close = true,
                         }
                     }
-                    if close {
-                        if let Some(c) = conns.remove(&raw) {
-                            let _ = epoll::delete(&ep, &c.fd);
-                        }
+                    if close && let Some(c) = conns.remove(&raw) {
+                        let _ = epoll::delete(&ep, &c.fd);
                     }
                 }
             }

@@ -54,9 +54,6 @@ where
             cell.finish(Err(Error::Cancelled));
             return Poll::Ready(());
         }
-        if h.waker.borrow().is_none() {
-            *h.waker.borrow_mut() = Some(cx.waker().clone());
-        }
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
             return Poll::Ready(());
         };
@@ -68,7 +65,20 @@ where
         let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
         CURRENT_TASK.with(|c| c.set(prev));
         let outcome = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Pending) => {
+                // Keep the waker for `cancel` (only tasks that wait need it).
+                let kept = match h.waker.take() {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                h.waker.set(Some(kept));
+                if h.cancel_requested.get() {
+                    // Cancelled during this very poll, before a waker was
+                    // kept: come back at once to end.
+                    cx.waker().wake_by_ref();
+                }
+                return Poll::Pending;
+            }
             Ok(Poll::Ready(out)) => out,
             Err(payload) => Err(Error::Panicked(panic_message(&*payload))),
         };

@@ -93,17 +93,22 @@ type TaskDoneCallback = Box<dyn FnOnce(&TaskRef)>;
 /// The type-independent part of a task.
 pub(crate) struct TaskHeader {
     id: u64,
-    name: RefCell<Option<String>>,
+    // Fields are `Cell`s (take and put back) rather than `RefCell`s, and
+    // small: a task's header is allocated for every task, so its size is
+    // memory traffic on the spawn path.
+    name: Cell<Option<Box<str>>>,
     state: Cell<TaskState>,
     cancel_requested: Cell<bool>,
-    /// The task's own waker, kept from its first poll so `cancel` can wake it.
-    waker: RefCell<Option<Waker>>,
-    /// Whoever awaits the `Task<T>`.
-    join_waker: RefCell<Option<Waker>>,
     handle_alive: Cell<bool>,
     retrieved: Cell<bool>,
-    done_callbacks: RefCell<Vec<TaskDoneCallback>>,
-    slot: Cell<usize>,
+    /// Registry slot (for `all_tasks`).
+    slot: Cell<u32>,
+    /// The task's own waker, kept once a poll returned `Pending` so `cancel`
+    /// can wake it (a task that completes in its first poll never needs it).
+    waker: Cell<Option<Waker>>,
+    /// Whoever awaits the `Task<T>`.
+    join_waker: Cell<Option<Waker>>,
+    done_callbacks: Cell<Vec<TaskDoneCallback>>,
     site: &'static Location<'static>,
     owner: Option<Weak<dyn EventLoop>>,
 }
@@ -143,15 +148,15 @@ impl<T: 'static> TaskCell<T> {
         TaskCell {
             header: TaskHeader {
                 id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
-                name: RefCell::new(name),
+                name: Cell::new(name.map(String::into_boxed_str)),
                 state: Cell::new(TaskState::Pending),
                 cancel_requested: Cell::new(false),
-                waker: RefCell::new(None),
-                join_waker: RefCell::new(None),
                 handle_alive: Cell::new(true),
                 retrieved: Cell::new(false),
-                done_callbacks: RefCell::new(Vec::new()),
-                slot: Cell::new(usize::MAX),
+                slot: Cell::new(u32::MAX),
+                waker: Cell::new(None),
+                join_waker: Cell::new(None),
+                done_callbacks: Cell::new(Vec::new()),
                 site,
                 owner,
             },
@@ -173,15 +178,16 @@ impl<T: 'static> TaskCell<T> {
         };
         *self.output.borrow_mut() = Some(result);
         h.state.set(state);
-        drop(h.waker.borrow_mut().take());
-        if let Some(w) = h.join_waker.borrow_mut().take() {
+        drop(h.waker.take());
+        // Taken out of the cell first: the waker runs with nothing borrowed.
+        if let Some(w) = h.join_waker.take() {
             w.wake();
         }
         let lp = h.owner.as_ref().and_then(Weak::upgrade);
         if let Some(lp) = &lp {
             lp.common().tasks.remove(h.slot.get());
         }
-        let callbacks = std::mem::take(&mut *h.done_callbacks.borrow_mut());
+        let callbacks = h.done_callbacks.take();
         if !callbacks.is_empty() {
             let me = TaskRef(self.clone());
             for cb in callbacks {
@@ -218,7 +224,14 @@ impl<T: 'static> TaskCell<T> {
 
 impl TaskHeader {
     fn name(&self) -> String {
-        self.name.borrow().clone().unwrap_or_else(|| format!("Task-{}", self.id))
+        let name = self.name.take();
+        let out = name.as_deref().map_or_else(|| format!("Task-{}", self.id), str::to_owned);
+        self.name.set(name);
+        out
+    }
+
+    fn set_name(&self, name: String) {
+        self.name.set(Some(name.into_boxed_str()));
     }
 
     fn cancel(&self) -> bool {
@@ -226,8 +239,11 @@ impl TaskHeader {
             return false;
         }
         self.cancel_requested.set(true);
-        if let Some(w) = self.waker.borrow().as_ref() {
+        // Without a kept waker the task is queued or running right now: its
+        // body sees the request at (or right after) that poll.
+        if let Some(w) = self.waker.take() {
             w.wake_by_ref();
+            self.waker.set(Some(w));
         }
         true
     }
@@ -255,7 +271,7 @@ impl TaskRef {
 
     /// Renames the task.
     pub fn set_name(&self, name: impl Into<String>) {
-        *self.h().name.borrow_mut() = Some(name.into());
+        self.h().set_name(name.into());
     }
 
     /// Requests cancellation: the task's future is dropped at its next poll
@@ -302,7 +318,9 @@ impl TaskRef {
                 let _ = lp.call_soon(Handle::new(move || f(&me)));
             }
         } else {
-            self.h().done_callbacks.borrow_mut().push(Box::new(f));
+            let mut callbacks = self.h().done_callbacks.take();
+            callbacks.push(Box::new(f));
+            self.h().done_callbacks.set(callbacks);
         }
     }
 
@@ -351,7 +369,7 @@ impl<T: 'static> Task<T> {
 
     /// Renames the task.
     pub fn set_name(&self, name: impl Into<String>) {
-        *self.cell.header.name.borrow_mut() = Some(name.into());
+        self.cell.header.set_name(name.into());
     }
 
     /// Requests cancellation (see [`TaskRef::cancel`]). Returns `false` if
@@ -408,11 +426,12 @@ impl<T: 'static> Future for Task<T> {
         if this.done() {
             return Poll::Ready(this.try_take());
         }
-        let mut slot = this.cell.header.join_waker.borrow_mut();
-        match slot.as_ref() {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        let slot = &this.cell.header.join_waker;
+        let kept = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(kept));
         Poll::Pending
     }
 }

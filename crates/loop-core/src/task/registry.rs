@@ -16,32 +16,34 @@ pub(crate) struct TaskRegistry {
 #[derive(Default)]
 struct Slots {
     entries: Vec<Option<Weak<dyn TaskAny>>>,
-    free: Vec<usize>,
+    free: Vec<u32>,
     len: usize,
 }
 
 impl TaskRegistry {
     /// Registers a task and returns its slot.
-    pub(crate) fn insert(&self, task: &Rc<dyn TaskAny>) -> usize {
+    pub(crate) fn insert(&self, task: &Rc<dyn TaskAny>) -> u32 {
         let mut s = self.slots.borrow_mut();
         s.len += 1;
         let weak = Rc::downgrade(task);
         match s.free.pop() {
             Some(i) => {
-                s.entries[i] = Some(weak);
+                s.entries[i as usize] = Some(weak);
                 i
             }
             None => {
                 s.entries.push(Some(weak));
-                s.entries.len() - 1
+                // More than four billion live tasks would exhaust memory
+                // long before the slot numbers.
+                u32::try_from(s.entries.len() - 1).unwrap_or(u32::MAX)
             }
         }
     }
 
     /// Forgets the task in `slot` (no-op for an unknown slot).
-    pub(crate) fn remove(&self, slot: usize) {
+    pub(crate) fn remove(&self, slot: u32) {
         let mut s = self.slots.borrow_mut();
-        if let Some(entry) = s.entries.get_mut(slot) {
+        if let Some(entry) = s.entries.get_mut(slot as usize) {
             if entry.take().is_some() {
                 s.free.push(slot);
                 s.len -= 1;
