@@ -74,3 +74,8 @@ pub mod prelude {
         Protocol, ReadTransport, SockExt, Transport, TransportRef, WriteTransport,
     };
 }
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
