@@ -7,7 +7,9 @@
 //!
 //! The benchmark binary re-executes itself with `TULIP_TCP_SERVER=<impl>`
 //! to act as a server; it prints its port and serves until killed.
-//! `TULIP_BENCH_SECS` sets the measured time per case (default 1.5 s).
+//! `TULIP_BENCH_SECS` sets the measured time per case (default 1.5 s);
+//! `TULIP_BENCH_ONLY=tcp` or `TULIP_BENCH_ONLY=udp` runs only those cases
+//! (all of them when unset).
 
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader};
@@ -29,7 +31,20 @@ fn main() {
     let secs: f64 =
         std::env::var("TULIP_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.5);
     let measure = Duration::from_secs_f64(secs);
+    let only = std::env::var("TULIP_BENCH_ONLY").unwrap_or_default();
+    if !["", "tcp", "udp"].contains(&only.as_str()) {
+        panic!("TULIP_BENCH_ONLY must be `tcp` or `udp`, not {only:?}");
+    }
     print_header();
+    if only != "udp" {
+        tcp_cases(measure);
+    }
+    if only != "tcp" {
+        udp_cases(measure);
+    }
+}
+
+fn tcp_cases(measure: Duration) {
     let impls = ["tulip", "tokio", "smol", "floor-epoll"];
     for &size in &SIZES {
         for &conns in &CONNS {
@@ -78,6 +93,9 @@ fn main() {
         split.cpu_us / one.cpu_us,
         split.rate / one.rate
     );
+}
+
+fn udp_cases(measure: Duration) {
     // UDP echo, 1 KiB datagrams.
     let mut urate = Table::new("udp echo 1KiB x10 msgs/s", "msg/s", Better::Higher);
     let mut ucpu = Table::new("udp echo 1KiB x10 server CPU/msg", "us", Better::Lower);

@@ -255,13 +255,22 @@ pub trait NetExt {
     /// writes when `sendfile(2)` cannot be used. Returns the bytes sent; the
     /// file's position is left after the last byte sent, even on error.
     ///
+    /// `sendfile(2)` cannot be used when the kernel refuses this pair of
+    /// fds (`file` is a pipe or a socket, the destination was opened with
+    /// `O_APPEND`, …) or when the transport has no fd. A file that cannot
+    /// seek is read from where it is (`offset` must be 0), on the default
+    /// executor if it is in blocking mode.
+    ///
     /// # Errors
     ///
     /// [`Error::SendfileNotAvailable`](crate::Error::SendfileNotAvailable)
     /// when `sendfile(2)` cannot be used and `fallback` is false;
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a file
-    /// that is not a regular file; [`Error::Closed`](crate::Error::Closed)
-    /// when the transport closes.
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// `count` of 0; [`Error::Unsupported`](crate::Error::Unsupported) for a
+    /// read pipe's transport; [`Error::Closed`](crate::Error::Closed) when
+    /// the transport closes; [`Error::Io`](crate::Error::Io) when sending
+    /// or reading fails (`ESPIPE` for an offset in a file that cannot
+    /// seek).
     ///
     /// # Cancel safety
     ///
@@ -329,7 +338,10 @@ pub trait SockExt {
     ) -> impl Future<Output = Result<()>>;
     /// Accepts a connection: the new (non-blocking) socket and the peer.
     fn sock_accept(&self, sock: impl AsFd) -> impl Future<Output = Result<(OwnedFd, Address)>>;
-    /// `sendfile` for a socket (see [`NetExt::sendfile`]).
+    /// `sendfile` for a connected, non-blocking `SOCK_STREAM` socket (see
+    /// [`NetExt::sendfile`]); any other socket type is an
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument), as in
+    /// asyncio.
     fn sock_sendfile(
         &self,
         sock: impl AsFd,

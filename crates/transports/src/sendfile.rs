@@ -1,18 +1,27 @@
 //! `sendfile` (over a transport) and `sock_sendfile` (over a socket):
 //! zero-copy `sendfile(2)`, or a read-and-send fallback when allowed. The
 //! file's position ends up after the last byte sent, even on error.
+//!
+//! As in asyncio, "not available" is decided by the kernel: when the first
+//! `sendfile(2)` call fails because this file / destination pair cannot be
+//! used (`EINVAL`, `ESPIPE`, `ENOSYS`, `EOPNOTSUPP` — a pipe or a socket as
+//! the source, an `O_APPEND` destination, no `sendfile(2)` at all), the
+//! result is [`Error::SendfileNotAvailable`], or the fallback when it is
+//! allowed. Transports that are not fd-backed always take the fallback.
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use loop_core::Loop;
+use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::readiness::{Interest, ready};
 use crate::sock_ops::check_nonblocking;
 use crate::sys;
-use crate::transport::{FdTransport, TransportRef};
+use crate::transport::{FdKind, FdTransport, TransportRef};
 
 /// Bytes per `sendfile(2)` call / fallback read.
 const CHUNK: usize = 256 * 1024;
@@ -24,42 +33,114 @@ fn remaining(count: Option<u64>, sent: u64) -> usize {
     }
 }
 
-/// Native `sendfile(2)` loop on a non-blocking socket. `Ok(None)` when the
+/// Whether a failed first `sendfile(2)` means "cannot sendfile between
+/// these two fds" rather than a real I/O error.
+fn not_available(e: &io::Error) -> bool {
+    [Errno::INVAL, Errno::SPIPE, Errno::NOSYS, Errno::OPNOTSUPP]
+        .iter()
+        .any(|c| e.raw_os_error() == Some(c.raw_os_error()))
+}
+
+/// Native `sendfile(2)` loop; `call(offset, len)` makes one call on the
+/// destination (`raw`, waited on for writability). `Ok(false)` when the
 /// kernel cannot sendfile between these two fds (nothing was sent).
 async fn native(
     lp: &Loop,
-    sock: BorrowedFd<'_>,
-    file: &File,
+    raw: RawFd,
+    mut call: impl FnMut(&mut u64, usize) -> Result<io::Result<usize>>,
     offset: u64,
     count: Option<u64>,
     sent: &mut u64,
-) -> Result<Option<()>> {
+) -> Result<bool> {
     loop {
         let want = remaining(count, *sent);
         if want == 0 {
-            return Ok(Some(()));
+            return Ok(true);
         }
         let mut off = offset + *sent;
-        match sys::sendfile(sock, file.as_fd(), &mut off, want) {
-            Ok(0) => return Ok(Some(())),
+        match call(&mut off, want)? {
+            Ok(0) => return Ok(true),
             Ok(n) => *sent += n as u64,
-            Err(e) if sys::would_block(&e) => ready(lp, sock.as_raw_fd(), Interest::Write).await?,
-            Err(e)
-                if *sent == 0
-                    && matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::INVAL.raw_os_error() || c == rustix::io::Errno::NOSYS.raw_os_error()) =>
-            {
-                return Ok(None);
-            }
+            Err(e) if sys::would_block(&e) => ready(lp, raw, Interest::Write).await?,
+            Err(e) if *sent == 0 && not_available(&e) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-fn check_file(file: &File) -> Result<()> {
-    match sys::regular_file_size(file.as_fd())? {
-        Some(_) => Ok(()),
-        None => Err(Error::invalid("sendfile needs a regular file")),
+/// The fallback's source: a regular file is read with `pread` at the
+/// offset; anything else (a pipe, a socket, a character device) cannot
+/// seek and is read from where it is — on the default executor if it is
+/// in blocking mode, as asyncio reads files in its fallback.
+struct Source<'a> {
+    lp: &'a Loop,
+    file: &'a File,
+    regular: bool,
+}
+
+impl<'a> Source<'a> {
+    /// Checks the file and, for a file that cannot seek, the offset (which
+    /// must then be 0: asyncio's `file.seek(offset)` fails with `ESPIPE`).
+    fn new(lp: &'a Loop, file: &'a File) -> Result<Self> {
+        let regular = sys::regular_file_size(file.as_fd())?.is_some();
+        Ok(Source { lp, file, regular })
     }
+
+    fn check_offset(&self, offset: u64) -> Result<()> {
+        if !self.regular && offset != 0 {
+            sys::seek_to(self.file.as_fd(), offset)?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, buf: Vec<u8>, pos: u64) -> Result<(Vec<u8>, usize)> {
+        let mut buf = buf;
+        if self.regular {
+            let n = sys::pread(self.file.as_fd(), &mut buf, pos)?;
+            return Ok((buf, n));
+        }
+        if sys::is_nonblocking(self.file)? {
+            loop {
+                match sys::read(self.file.as_fd(), &mut buf) {
+                    Ok(n) => return Ok((buf, n)),
+                    Err(e) if sys::would_block(&e) => {
+                        ready(self.lp, self.file.as_raw_fd(), Interest::Read).await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let f = self.file.try_clone()?;
+        let (buf, r) = self
+            .lp
+            .run_in_executor(move || {
+                let r = loop {
+                    match sys::read(f.as_fd(), &mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        r => break r,
+                    }
+                };
+                (buf, r)
+            })
+            .await?;
+        Ok((buf, r?))
+    }
+
+    /// Leaves the file's position after the last byte sent (a file that
+    /// cannot seek has no position).
+    fn update_position(&self, pos: u64) -> Result<()> {
+        if self.regular {
+            sys::seek_to(self.file.as_fd(), pos)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_count(count: Option<u64>) -> Result<()> {
+    if count == Some(0) {
+        return Err(Error::invalid("count must be a positive integer (got 0)"));
+    }
+    Ok(())
 }
 
 pub(crate) async fn sock_sendfile(
@@ -74,27 +155,29 @@ pub(crate) async fn sock_sendfile(
     if sys::socket_type(sock)? != rustix::net::SocketType::STREAM {
         return Err(Error::invalid("sock_sendfile needs a SOCK_STREAM socket"));
     }
-    check_file(file)?;
-    if count == Some(0) {
-        return Ok(0);
-    }
+    check_count(count)?;
+    let src = Source::new(lp, file)?;
     let mut sent = 0u64;
     let r = async {
-        if native(lp, sock, file, offset, count, &mut sent).await?.is_some() {
+        let call = |off: &mut u64, want| Ok(sys::sendfile(sock, file.as_fd(), off, want));
+        if native(lp, sock.as_raw_fd(), call, offset, count, &mut sent).await? {
             return Ok(());
         }
         if !fallback {
             return Err(Error::SendfileNotAvailable(
-                "sendfile(2) cannot send to this socket".into(),
+                "sendfile(2) cannot send from this file to this socket".into(),
             ));
         }
-        let mut buf = vec![0u8; CHUNK];
+        src.check_offset(offset)?;
+        let mut buf = Vec::new();
         loop {
             let want = remaining(count, sent);
             if want == 0 {
                 return Ok(());
             }
-            let n = sys::pread(file.as_fd(), &mut buf[..want], offset + sent)?;
+            buf.resize(want, 0);
+            let (b, n) = src.read(std::mem::take(&mut buf), offset + sent).await?;
+            buf = b;
             if n == 0 {
                 return Ok(());
             }
@@ -103,7 +186,7 @@ pub(crate) async fn sock_sendfile(
         }
     }
     .await;
-    sys::seek_to(file.as_fd(), offset + sent)?;
+    src.update_position(offset + sent)?;
     r.map(|()| sent)
 }
 
@@ -115,58 +198,48 @@ pub(crate) async fn sendfile(
     count: Option<u64>,
     fallback: bool,
 ) -> Result<u64> {
-    check_file(file)?;
+    check_count(count)?;
+    let src = Source::new(lp, file)?;
     if transport.is_closing() {
         return Err(Error::Closed);
     }
+    let fd_t = transport.as_any().downcast_ref::<FdTransport>();
+    if fd_t.is_some_and(|t| t.kind == FdKind::ReadPipe) {
+        return Err(Error::Unsupported("sendfile to a read pipe"));
+    }
     let mut sent = 0u64;
     let r = async {
-        if let Some(fd_t) = transport.as_any().downcast_ref::<FdTransport>() {
+        if let Some(fd_t) = fd_t {
             // Everything written before must go first.
             fd_t.wait_drained().await?;
             let raw = fd_t.with_fd(|fd| fd.as_raw_fd()).ok_or(Error::Closed)?;
-            // SAFETY-free borrow: the transport keeps the fd open while we
-            // hold a reference to it; re-borrow it for each call.
-            let native_ok = loop {
-                let want = remaining(count, sent);
-                if want == 0 {
-                    break true;
-                }
-                let mut off = offset + sent;
-                let r = fd_t
-                    .with_fd(|s| sys::sendfile(s, file.as_fd(), &mut off, want))
-                    .ok_or(Error::Closed)?;
-                match r {
-                    Ok(0) => break true,
-                    Ok(n) => sent += n as u64,
-                    Err(e) if sys::would_block(&e) => ready(lp, raw, Interest::Write).await?,
-                    Err(e)
-                        if sent == 0
-                            && e.raw_os_error()
-                                == Some(rustix::io::Errno::INVAL.raw_os_error()) =>
-                    {
-                        break false;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+            // The transport may close while we wait: borrow its fd afresh
+            // for each call.
+            let call = |off: &mut u64, want| {
+                fd_t.with_fd(|s| sys::sendfile(s, file.as_fd(), off, want)).ok_or(Error::Closed)
             };
-            if native_ok {
+            if native(lp, raw, call, offset, count, &mut sent).await? {
                 return Ok(());
             }
         }
         if !fallback {
-            return Err(Error::SendfileNotAvailable(
-                "the transport has no socket for sendfile(2)".into(),
-            ));
+            return Err(Error::SendfileNotAvailable(if fd_t.is_some() {
+                "sendfile(2) cannot send from this file to this transport".into()
+            } else {
+                "the transport has no file descriptor for sendfile(2)".into()
+            }));
         }
-        let mut buf = vec![0u8; CHUNK];
+        src.check_offset(offset)?;
         let high = transport.get_write_buffer_limits().high.max(CHUNK);
+        let mut buf = Vec::new();
         loop {
             let want = remaining(count, sent);
             if want == 0 {
                 return Ok(());
             }
-            let n = sys::pread(file.as_fd(), &mut buf[..want], offset + sent)?;
+            buf.resize(want, 0);
+            let (b, n) = src.read(std::mem::take(&mut buf), offset + sent).await?;
+            buf = b;
             if n == 0 {
                 return Ok(());
             }
@@ -181,6 +254,6 @@ pub(crate) async fn sendfile(
         }
     }
     .await;
-    sys::seek_to(file.as_fd(), offset + sent)?;
+    src.update_position(offset + sent)?;
     r.map(|()| sent)
 }

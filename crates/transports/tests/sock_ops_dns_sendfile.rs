@@ -204,18 +204,176 @@ fn sock_sendfile_and_not_available_without_fallback() {
         let n = lp.sock_sendfile(&a, &f, 10, None, false).await.unwrap();
         assert_eq!(n, 300_000 - 10);
         assert_eq!(reader.await.unwrap(), data[10..]);
-        // A pipe can't be a sendfile(2) source... but sendfile needs a
-        // regular file: anything else is an invalid argument.
-        let (pr, _pw) = rustix::pipe::pipe().unwrap();
-        let not_file = std::fs::File::from(pr);
-        assert!(matches!(
-            lp.sock_sendfile(&a, &not_file, 0, None, true).await,
-            Err(Error::InvalidArgument(_))
-        ));
+        // asyncio's ValueError for a count of 0.
+        let r = lp.sock_sendfile(&a, &f, 0, Some(0), true).await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
         // sock_sendfile is for stream sockets only.
         let (u1, _u2) = std::os::unix::net::UnixDatagram::pair().unwrap();
         u1.set_nonblocking(true).unwrap();
         let r = lp.sock_sendfile(u1.as_fd(), &f, 0, Some(10), false).await;
         assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    });
+}
+
+/// Receives `n` bytes from `sock` on the loop (a task).
+fn recv_task(
+    lp: &loop_core::Loop,
+    sock: std::os::unix::net::UnixStream,
+    n: usize,
+) -> loop_core::Task<Vec<u8>> {
+    let l2 = lp.clone();
+    lp.create_task(async move {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let chunk = l2.sock_recv(&sock, 65536).await.unwrap();
+            assert!(!chunk.is_empty(), "EOF after {} of {n} bytes", got.len());
+            got.extend(chunk);
+        }
+        got
+    })
+    .unwrap()
+}
+
+fn set_append(fd: impl AsFd) {
+    let flags = rustix::fs::fcntl_getfl(&fd).unwrap();
+    rustix::fs::fcntl_setfl(&fd, flags | rustix::fs::OFlags::APPEND).unwrap();
+}
+
+#[test]
+fn sendfile_not_available_on_an_append_socket_falls_back_and_moves_the_position() {
+    // sendfile(2) refuses a destination opened with O_APPEND (EINVAL): a
+    // real "not available" case with a regular file.
+    run(|lp| async move {
+        let (f, data) = temp_file(600_000);
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        set_append(&a);
+        let l2 = lp.clone();
+        let opts = ConnectOptions { sock: Some(a.into()), ..Default::default() };
+        let (t, _c) = lp.create_connection(move || Recorder::new(&l2), "", 0, opts).await.unwrap();
+        let mut f = f;
+        f.seek(SeekFrom::Start(7)).unwrap();
+        let r = lp.sendfile(&t, &f, 1000, Some(500_000), false).await;
+        assert!(matches!(r, Err(Error::SendfileNotAvailable(_))), "{r:?}");
+        assert_eq!(f.stream_position().unwrap(), 1000, "position: nothing sent from 1000");
+        let reader = recv_task(&lp, b, 500_000);
+        let n = lp.sendfile(&t, &f, 1000, Some(500_000), true).await.unwrap();
+        assert_eq!(n, 500_000);
+        assert_eq!(f.stream_position().unwrap(), 501_000, "position after the last byte sent");
+        let got = reader.await.unwrap();
+        assert_eq!(got, data[1000..501_000]);
+        // The same through sock_sendfile.
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        set_append(&a);
+        let r = lp.sock_sendfile(&a, &f, 5, None, false).await;
+        assert!(matches!(r, Err(Error::SendfileNotAvailable(_))), "{r:?}");
+        assert_eq!(f.stream_position().unwrap(), 5);
+        let reader = recv_task(&lp, b, data.len() - 5);
+        let n = lp.sock_sendfile(&a, &f, 5, None, true).await.unwrap();
+        assert_eq!(n, data.len() as u64 - 5);
+        assert_eq!(f.stream_position().unwrap(), data.len() as u64);
+        assert_eq!(reader.await.unwrap(), data[5..]);
+        t.close();
+    });
+}
+
+#[test]
+fn sendfile_from_a_pipe_or_a_socket_is_not_available_and_falls_back() {
+    run(|lp| async move {
+        let data: Vec<u8> = (0..50_000).map(|i| (i % 251) as u8).collect();
+        // A (blocking) pipe as the source: read on the executor.
+        let (pr, pw) = rustix::pipe::pipe().unwrap();
+        rustix::io::write(&pw, &data).unwrap();
+        drop(pw);
+        let pipe = std::fs::File::from(pr);
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let r = lp.sock_sendfile(&a, &pipe, 0, Some(20_000), false).await;
+        assert!(matches!(r, Err(Error::SendfileNotAvailable(_))), "{r:?}");
+        // A pipe cannot seek to an offset (asyncio: ESPIPE from seek).
+        let r = lp.sock_sendfile(&a, &pipe, 3, Some(20_000), true).await;
+        assert_eq!(r.as_ref().err().and_then(Error::kind), Some(std::io::ErrorKind::NotSeekable));
+        let reader = recv_task(&lp, b, data.len());
+        assert_eq!(lp.sock_sendfile(&a, &pipe, 0, Some(20_000), true).await.unwrap(), 20_000);
+        // Without a count: up to EOF.
+        assert_eq!(lp.sock_sendfile(&a, &pipe, 0, None, true).await.unwrap(), 30_000);
+        assert_eq!(reader.await.unwrap(), data, "nothing lost by the failed attempts");
+
+        // A (non-blocking) socket as the source of a transport's sendfile.
+        let log: std::rc::Rc<std::cell::RefCell<Vec<util::Ev>>> = Default::default();
+        let server = lp
+            .create_server(
+                {
+                    let (l, log) = (lp.clone(), log.clone());
+                    move || Recorder { log: log.clone(), ..Recorder::new(&l) }
+                },
+                "127.0.0.1",
+                0,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let port = server.addresses()[0].port().unwrap();
+        let l2 = lp.clone();
+        let (t, _c) = lp
+            .create_connection(
+                move || Recorder::new(&l2),
+                "127.0.0.1",
+                port,
+                ConnectOptions::default(),
+            )
+            .await
+            .unwrap();
+        let (src, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        src.set_nonblocking(true).unwrap();
+        let src = std::fs::File::from(std::os::fd::OwnedFd::from(src));
+        let r = lp.sendfile(&t, &src, 0, None, false).await;
+        assert!(matches!(r, Err(Error::SendfileNotAvailable(_))), "{r:?}");
+        let writer = std::thread::spawn(move || {
+            peer.write_all(&data).unwrap();
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+            (peer, data)
+        });
+        let n = lp.sendfile(&t, &src, 0, None, true).await.unwrap();
+        let (_peer, data) = writer.join().unwrap();
+        assert_eq!(n, data.len() as u64);
+        util::wait_until("the server got the bytes", || Recorder::data(&log).len() >= data.len())
+            .await;
+        assert_eq!(Recorder::data(&log), data);
+        t.close();
+        server.close();
+    });
+}
+
+#[test]
+fn sendfile_moves_the_position_when_the_peer_goes_away() {
+    run(|lp| async move {
+        let (f, _data) = temp_file(8 << 20);
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        // The peer reads 100 000 bytes, then closes.
+        let l2 = lp.clone();
+        let reader = lp
+            .create_task(async move {
+                let mut got = 0;
+                while got < 100_000 {
+                    got += l2.sock_recv(&b, 65536).await.unwrap().len();
+                }
+                got
+            })
+            .unwrap();
+        let mut f = f;
+        let r = lp.sock_sendfile(&a, &f, 10, None, false).await;
+        assert!(matches!(r, Err(Error::Io(_))), "{r:?}");
+        let read = reader.await.unwrap() as u64;
+        let pos = f.stream_position().unwrap();
+        assert!(
+            pos >= 10 + read && pos < 8 << 20,
+            "position {pos} after an error (peer read {read})"
+        );
     });
 }

@@ -99,23 +99,27 @@ async fn attempt(
 
 type Attempt = Pin<Box<dyn Future<Output = io::Result<OwnedFd>>>>;
 
-/// Connects to the first address that accepts. With `delay`, a new attempt
-/// starts every `delay` (or as soon as the running ones all failed) and the
-/// first to succeed wins; the others are dropped (their sockets closed).
-/// Without, addresses are tried one at a time.
+/// Connects to the first address that accepts. With `delay`, the next
+/// attempt starts `delay` after the last one started, or as soon as that
+/// one failed (asyncio's `staggered_race`); the first to succeed wins and
+/// the others are dropped (their sockets closed). Without, addresses are
+/// tried one at a time.
 pub(crate) async fn connect(
     lp: &Loop,
     addrs: &[SocketAddr],
     locals: Option<&[SocketAddr]>,
     delay: Option<Duration>,
 ) -> Result<OwnedFd, Failures> {
-    let mut running: Vec<(SocketAddr, Attempt)> = Vec::new();
+    // Each running attempt with its index in `addrs`.
+    let mut running: Vec<(usize, Attempt)> = Vec::new();
     let mut failures: Failures = Vec::new();
     let mut next = 0;
     let mut timer: Option<Pin<Box<Sleep>>> = None;
+    // The last attempt started has failed: start the next one now.
+    let mut kick = false;
     poll_fn(|cx| {
         loop {
-            let mut start = running.is_empty();
+            let mut start = running.is_empty() || std::mem::take(&mut kick);
             if let Some(t) = timer.as_mut() {
                 if t.as_mut().poll(cx).is_ready() {
                     timer = None;
@@ -125,8 +129,10 @@ pub(crate) async fn connect(
             if start && next < addrs.len() {
                 let addr = addrs[next];
                 next += 1;
-                running
-                    .push((addr, Box::pin(attempt(lp.clone(), addr, locals.map(<[_]>::to_vec)))));
+                running.push((
+                    next - 1,
+                    Box::pin(attempt(lp.clone(), addr, locals.map(<[_]>::to_vec))),
+                ));
                 timer = match delay {
                     Some(d) if next < addrs.len() => Some(Box::pin(sleep(d))),
                     _ => None,
@@ -138,18 +144,20 @@ pub(crate) async fn connect(
                 match running[i].1.as_mut().poll(cx) {
                     Poll::Ready(Ok(fd)) => return Poll::Ready(Ok(fd)),
                     Poll::Ready(Err(e)) => {
-                        let (addr, _) = running.remove(i);
-                        failures.push((Address::Inet(addr), Arc::new(e)));
+                        let (index, _) = running.remove(i);
+                        kick |= index + 1 == next;
+                        failures.push((Address::Inet(addrs[index]), Arc::new(e)));
                     }
                     Poll::Pending => i += 1,
                 }
             }
-            if running.is_empty() {
-                if next >= addrs.len() {
-                    return Poll::Ready(Err(std::mem::take(&mut failures)));
-                }
+            if next < addrs.len() && (running.is_empty() || kick) {
                 continue;
             }
+            if running.is_empty() {
+                return Poll::Ready(Err(std::mem::take(&mut failures)));
+            }
+            kick = false;
             return Poll::Pending;
         }
     })
@@ -159,6 +167,11 @@ pub(crate) async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Instant;
+
+    use futures_lite::future;
+    use loop_core::test_util::open_fd_count;
 
     fn a(s: &str) -> SocketAddr {
         s.parse().unwrap()
@@ -174,5 +187,130 @@ mod tests {
         let input = vec![v6a, v6b, v6c, v4a, v4b];
         assert_eq!(interleave(input.clone(), 1), vec![v6a, v4a, v6b, v4b, v6c]);
         assert_eq!(interleave(input, 2), vec![v6a, v6b, v4a, v6c, v4b]);
+    }
+
+    /// A listener on `ip` whose accept queue is full: further connection
+    /// attempts hang (Linux drops their SYNs). The listener and the
+    /// connections filling its queue; `None` if `ip` cannot be bound.
+    fn full_listener(ip: &str) -> Option<(OwnedFd, SocketAddr, Vec<TcpStream>)> {
+        let addr: SocketAddr = SocketAddr::new(ip.parse().unwrap(), 0);
+        let l = sys::socket(sys::family_of(&addr), SocketType::STREAM).ok()?;
+        sys::bind(l.as_fd(), &Address::Inet(addr)).ok()?;
+        sys::listen(l.as_fd(), 0).unwrap();
+        let Some(Address::Inet(addr)) = sys::sockname(l.as_fd()) else { panic!("sockname") };
+        let mut fillers = Vec::new();
+        for _ in 0..8 {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                Ok(s) => fillers.push(s),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Some((l, addr, fillers)),
+                Err(e) => panic!("filling the accept queue: {e}"),
+            }
+        }
+        panic!("connections to a listen(0) socket never hang here");
+    }
+
+    /// These tests count fds: one at a time.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on a new loop with a watchdog that fails the test.
+    fn run<T: 'static>(f: impl FnOnce(Loop) -> Pin<Box<dyn Future<Output = T>>>) -> T {
+        let lp = Loop::new().unwrap();
+        let l2 = lp.clone();
+        let watchdog = lp.call_later(Duration::from_secs(10), move || l2.stop()).unwrap();
+        let out = lp.run_until_complete(f(lp.clone())).expect("test timed out");
+        watchdog.cancel();
+        lp.close().unwrap();
+        out
+    }
+
+    fn peer(fd: &OwnedFd) -> SocketAddr {
+        match sys::peername(fd.as_fd()) {
+            Some(Address::Inet(a)) => a,
+            other => panic!("peer {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_second_attempt_starts_after_the_delay_and_wins() {
+        let _serial = serial();
+        if TcpListener::bind("[::1]:0").is_err() {
+            println!("skipped: ::1 is not available on this machine");
+            return;
+        }
+        let (_hang, hang_addr, _fillers) = full_listener("::1").expect("::1 binds");
+        let good = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good_addr = good.local_addr().unwrap();
+        // Both families twice; interleaving puts 127.0.0.1 second.
+        let addrs = interleave(vec![hang_addr, hang_addr, good_addr], 1);
+        assert_eq!(addrs, vec![hang_addr, good_addr, hang_addr]);
+        let delay = Duration::from_millis(300);
+        let fds = open_fd_count();
+        let (fd, elapsed) = run(move |lp| {
+            Box::pin(async move {
+                let t0 = Instant::now();
+                let fd = connect(&lp, &addrs, None, Some(delay)).await.expect("connected");
+                (fd, t0.elapsed())
+            })
+        });
+        assert_eq!(peer(&fd), good_addr, "the connection lands on 127.0.0.1");
+        assert!(elapsed >= delay, "the second attempt started early: {elapsed:?}");
+        // The next attempt (::1 again) would have started at 2 * delay.
+        assert!(elapsed < 2 * delay, "the second attempt started late: {elapsed:?}");
+        let (accepted, _) = good.accept().unwrap();
+        drop((fd, accepted));
+        assert_eq!(open_fd_count(), fds, "the losing attempt's socket was closed");
+    }
+
+    #[test]
+    fn without_a_delay_the_first_address_is_waited_for() {
+        let _serial = serial();
+        let (_hang, hang_addr, _fillers) = full_listener("127.0.0.1").unwrap();
+        let good = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addrs = vec![hang_addr, good.local_addr().unwrap()];
+        let fds = open_fd_count();
+        let outcome = run(move |lp| {
+            Box::pin(async move {
+                let attempt = async { Some(connect(&lp, &addrs, None, None).await.is_ok()) };
+                let timeout = async {
+                    sleep(Duration::from_millis(600)).await.unwrap();
+                    None
+                };
+                future::or(attempt, timeout).await
+            })
+        });
+        assert_eq!(outcome, None, "connected without waiting for the first address");
+        assert_eq!(open_fd_count(), fds, "the dropped attempt's socket was closed");
+    }
+
+    #[test]
+    fn a_failed_attempt_starts_the_next_at_once() {
+        let _serial = serial();
+        let (_hang, hang_addr, _fillers) = full_listener("127.0.0.1").unwrap();
+        // Bound but not listening: refused at once.
+        let refused = sys::socket(rustix::net::AddressFamily::INET, SocketType::STREAM).unwrap();
+        sys::bind(refused.as_fd(), &Address::Inet("127.0.0.1:0".parse().unwrap())).unwrap();
+        let Some(Address::Inet(refused_addr)) = sys::sockname(refused.as_fd()) else { panic!() };
+        let good = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good_addr = good.local_addr().unwrap();
+        let addrs = vec![hang_addr, refused_addr, good_addr];
+        let delay = Duration::from_millis(500);
+        let fds = open_fd_count();
+        let (fd, elapsed) = run(move |lp| {
+            Box::pin(async move {
+                let t0 = Instant::now();
+                let fd = connect(&lp, &addrs, None, Some(delay)).await.expect("connected");
+                (fd, t0.elapsed())
+            })
+        });
+        assert_eq!(peer(&fd), good_addr);
+        // 127.0.0.1:refused starts at `delay` and fails; the next starts
+        // then, not a full `delay` later.
+        assert!(elapsed >= delay, "{elapsed:?}");
+        assert!(elapsed < delay * 17 / 10, "the third attempt waited for its timer: {elapsed:?}");
+        drop(fd);
+        assert_eq!(open_fd_count(), fds);
     }
 }

@@ -53,7 +53,7 @@ pub(crate) struct StartOptions {
 pub struct FdTransport {
     pub(super) lp: Loop,
     pub(super) me: Weak<FdTransport>,
-    pub(super) kind: FdKind,
+    pub(crate) kind: FdKind,
     pub(super) fd: RefCell<Option<OwnedFd>>,
     pub(super) raw: RawFd,
     pub(super) protocol: RefCell<Option<StreamProtocolRef>>,
