@@ -1,41 +1,16 @@
 //! CORE-15: `as_completed` — completion order, failures in place, timeout.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_lite::StreamExt;
 use loop_core::test_util::TestLoop;
-use loop_core::{Error, Loop, Task, as_completed, get_running_loop, sleep};
+use loop_core::{Error, Task, as_completed, get_running_loop, sleep};
 
-const DAY: Duration = Duration::from_secs(86_400);
-
-/// Runs `fut` on virtual time; a hung future fails after one virtual day.
-fn run<F>(lp: &TestLoop, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let raced = futures_lite::future::or(async move { Some(fut.await) }, async move {
-        sleep(DAY).await.expect("sleep");
-        None
-    });
-    lp.run_until_complete(raced).expect("run_until_complete").expect("hung: one virtual day passed")
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
+mod helpers_util;
+use helpers_util::*;
 
 fn now() -> Instant {
     get_running_loop().unwrap().time()
-}
-
-fn after(lp: &Loop, s: u64, value: u32) -> Task<u32> {
-    lp.create_task(async move {
-        sleep(secs(s)).await.unwrap();
-        value
-    })
-    .unwrap()
 }
 
 #[test]

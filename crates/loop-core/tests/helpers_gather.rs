@@ -4,49 +4,14 @@
 //! gather's caller nor its siblings.
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use loop_core::test_util::TestLoop;
 use loop_core::{Error, ExceptionHandler, Loop, Task, gather, gather_return_exceptions, sleep};
 
-const DAY: Duration = Duration::from_secs(86_400);
-
-/// Runs `fut` on virtual time; a hung future fails after one virtual day.
-fn run<F>(lp: &TestLoop, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let raced = futures_lite::future::or(async move { Some(fut.await) }, async move {
-        sleep(DAY).await.expect("sleep");
-        None
-    });
-    lp.run_until_complete(raced).expect("run_until_complete").expect("hung: one virtual day passed")
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-/// A task that sleeps `s` seconds, then returns `value`.
-fn after(lp: &Loop, s: u64, value: u32) -> Task<u32> {
-    lp.create_task(async move {
-        sleep(secs(s)).await.unwrap();
-        value
-    })
-    .unwrap()
-}
-
-/// A task that sleeps `s` seconds, then panics.
-fn panics_after(lp: &Loop, s: u64) -> Task<u32> {
-    lp.create_task(async move {
-        sleep(secs(s)).await.unwrap();
-        panic!("child failed");
-    })
-    .unwrap()
-}
+mod helpers_util;
+use helpers_util::*;
 
 /// Counts reports to the loop's exception handler.
 fn count_reports(lp: &Loop) -> Rc<Cell<usize>> {

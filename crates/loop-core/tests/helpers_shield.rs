@@ -2,9 +2,7 @@
 //! structured counterpart.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
 use loop_core::test_util::TestLoop;
 use loop_core::{
@@ -12,24 +10,8 @@ use loop_core::{
     timeout,
 };
 
-const DAY: Duration = Duration::from_secs(86_400);
-
-/// Runs `fut` on virtual time; a hung future fails after one virtual day.
-fn run<F>(lp: &TestLoop, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let raced = futures_lite::future::or(async move { Some(fut.await) }, async move {
-        sleep(DAY).await.expect("sleep");
-        None
-    });
-    lp.run_until_complete(raced).expect("run_until_complete").expect("hung: one virtual day passed")
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
+mod helpers_util;
+use helpers_util::*;
 
 /// A task that sleeps `s` seconds, sets `flag`, and returns `value`.
 fn flagged(lp: &Loop, s: u64, flag: &Rc<Cell<bool>>, value: u32) -> Task<u32> {

@@ -3,7 +3,6 @@
 //! cancels the children.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -13,24 +12,8 @@ use loop_core::{
     get_running_loop, sleep,
 };
 
-const DAY: Duration = Duration::from_secs(86_400);
-
-/// Runs `fut` on virtual time; a hung future fails after one virtual day.
-fn run<F>(lp: &TestLoop, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let raced = futures_lite::future::or(async move { Some(fut.await) }, async move {
-        sleep(DAY).await.expect("sleep");
-        None
-    });
-    lp.run_until_complete(raced).expect("run_until_complete").expect("hung: one virtual day passed")
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
+mod helpers_util;
+use helpers_util::*;
 
 /// Sets its flag when dropped.
 struct DropFlag(Rc<Cell<bool>>);

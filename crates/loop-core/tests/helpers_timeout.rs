@@ -1,27 +1,14 @@
 //! CORE-15: `timeout`, `timeout_at`, `wait_for` on virtual time.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use loop_core::test_util::TestLoop;
 use loop_core::{Error, cancel_on_drop, get_running_loop, sleep, timeout, timeout_at, wait_for};
 
-const DAY: Duration = Duration::from_secs(86_400);
-
-/// Runs `fut` on virtual time; a hung future fails after one virtual day.
-fn run<F>(lp: &TestLoop, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let raced = futures_lite::future::or(async move { Some(fut.await) }, async move {
-        sleep(DAY).await.expect("sleep");
-        None
-    });
-    lp.run_until_complete(raced).expect("run_until_complete").expect("hung: one virtual day passed")
-}
+mod helpers_util;
+use helpers_util::*;
 
 /// Sets its flag when dropped.
 struct DropFlag(Rc<Cell<bool>>);
@@ -30,10 +17,6 @@ impl Drop for DropFlag {
     fn drop(&mut self) {
         self.0.set(true);
     }
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
 }
 
 #[test]

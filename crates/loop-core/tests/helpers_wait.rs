@@ -1,46 +1,13 @@
 //! CORE-15: `wait` — FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED,
 //! timeout; never cancels, never takes outputs.
 
-use std::future::Future;
 use std::time::Duration;
 
 use loop_core::test_util::TestLoop;
-use loop_core::{Error, Loop, ReturnWhen, Task, sleep, wait};
+use loop_core::{Error, ReturnWhen, Task, sleep, wait};
 
-const DAY: Duration = Duration::from_secs(86_400);
-
-/// Runs `fut` on virtual time; a hung future fails after one virtual day.
-fn run<F>(lp: &TestLoop, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let raced = futures_lite::future::or(async move { Some(fut.await) }, async move {
-        sleep(DAY).await.expect("sleep");
-        None
-    });
-    lp.run_until_complete(raced).expect("run_until_complete").expect("hung: one virtual day passed")
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-fn after(lp: &Loop, s: u64, value: u32) -> Task<u32> {
-    lp.create_task(async move {
-        sleep(secs(s)).await.unwrap();
-        value
-    })
-    .unwrap()
-}
-
-fn panics_after(lp: &Loop, s: u64) -> Task<u32> {
-    lp.create_task(async move {
-        sleep(secs(s)).await.unwrap();
-        panic!("child failed");
-    })
-    .unwrap()
-}
+mod helpers_util;
+use helpers_util::*;
 
 fn ids(tasks: &[Task<u32>]) -> Vec<u64> {
     tasks.iter().map(Task::id).collect()
