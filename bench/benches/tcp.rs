@@ -49,9 +49,12 @@ fn best_rounds(impls: &[&str], mut case: impl FnMut(&str) -> Figures) -> Vec<Fig
 
 fn main() {
     if let Ok(which) = std::env::var("TULIP_TCP_SERVER") {
+        // The server gets CPU 0 to itself; the load generator runs on CPU 1.
+        tulip_bench::pin_to_cpu(0);
         servers::run(&which);
         return;
     }
+    tulip_bench::pin_to_cpu(1);
     let secs: f64 =
         std::env::var("TULIP_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.5);
     let measure = Duration::from_secs_f64(secs);

@@ -26,6 +26,23 @@ pub fn pid_cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
 }
 
+/// Pins the calling thread (and the threads it starts afterwards) to `cpu`,
+/// when the machine has more than one CPU. Benchmarks with a server and a
+/// load generator pin them to different CPUs: otherwise the scheduler's
+/// placement changes how many syscalls each message takes, and single runs
+/// become bimodal.
+pub fn pin_to_cpu(cpu: usize) {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if cpus < 2 {
+        return;
+    }
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu % cpus);
+    // Pinning is an optimisation of the measurement; if the OS refuses it,
+    // the benchmark still runs.
+    let _ = rustix::thread::sched_setaffinity(None, &set);
+}
+
 /// Peak resident set size of this process in KiB (`VmHWM`).
 pub fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
