@@ -50,6 +50,11 @@ pub enum Error {
     /// The awaited future or task was cancelled (asyncio's `CancelledError`).
     #[error("the operation was cancelled")]
     Cancelled,
+    /// The program was interrupted by the user (SIGINT, Ctrl-C) while
+    /// `tulip::run` ran it (asyncio's `KeyboardInterrupt`): the main task
+    /// was cancelled.
+    #[error("interrupted (SIGINT)")]
+    Interrupted,
     /// A deadline passed before the operation completed (asyncio's
     /// `TimeoutError`).
     #[error("the operation timed out")]

@@ -72,14 +72,14 @@ impl From<SignalError> for loop_core::Error {
     /// [`InvalidArgument`](loop_core::Error::InvalidArgument),
     /// [`SignalError::Io`] [`Io`](loop_core::Error::Io),
     /// [`SignalError::Interrupted`]
-    /// [`Cancelled`](loop_core::Error::Cancelled); the rest is wrapped as
+    /// [`Interrupted`](loop_core::Error::Interrupted); the rest is wrapped as
     /// [`Failed`](loop_core::Error::Failed).
     fn from(err: SignalError) -> Self {
         match err {
             SignalError::Loop(e) => e,
             SignalError::InvalidSignal { .. } => loop_core::Error::InvalidArgument(err.to_string()),
             SignalError::Io(e) => loop_core::Error::Io(e),
-            SignalError::Interrupted => loop_core::Error::Cancelled,
+            SignalError::Interrupted => loop_core::Error::Interrupted,
             other => loop_core::Error::failed(other),
         }
     }

@@ -43,14 +43,14 @@ pub use loop_core::{
 /// Like [`loop_core::run`] — new loop, run to completion, cancel leftover
 /// tasks, shut the executor down, close — and, like `asyncio.run`, Ctrl-C
 /// aware: while it runs, the first SIGINT cancels the main task (the call
-/// then fails with [`Error::Cancelled`]) and a second one terminates the
-/// process. SIGINT's previous disposition is restored afterwards; a SIGINT
+/// then fails with [`Error::Interrupted`], asyncio's `KeyboardInterrupt`)
+/// and a second one terminates the process. SIGINT's previous disposition is restored afterwards; a SIGINT
 /// that was ignored or handled by other code is left alone.
 ///
 /// # Errors
 ///
 /// [`Error::AnotherLoopRunning`] inside a running loop;
-/// [`Error::Cancelled`] when interrupted; the main future's own failure
+/// [`Error::Interrupted`] after Ctrl-C; the main future's own failure
 /// ([`Error::Panicked`]).
 pub fn run<F>(fut: F) -> Result<F::Output>
 where
