@@ -461,7 +461,11 @@ mod servers {
             let mut events: Vec<epoll::Event> = Vec::with_capacity(1024);
             loop {
                 events.clear();
-                epoll::wait(&ep, rustix::buffer::spare_capacity(&mut events), None).unwrap();
+                match epoll::wait(&ep, rustix::buffer::spare_capacity(&mut events), None) {
+                    Ok(_) => {}
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => panic!("epoll_wait: {e}"),
+                }
                 for ev in &events {
                     let key = ev.data.u64();
                     let flags = ev.flags;
