@@ -1,13 +1,13 @@
 //! `LoopCommon`: per-loop state every implementation keeps the same way.
 //!
-//! The task registry, the task factory, the exception handler, debug
+//! The task slab (and stepping tasks), the task factory, the exception handler, debug
 //! settings and the default executor do not depend on how a loop polls, so
 //! they live here, once, and every [`EventLoop`](crate::EventLoop)
 //! implementation embeds one and returns it from `common()`.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::event_loop::EventLoop;
 use crate::exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
 use crate::executor::{Executor, ThreadPoolExecutor};
-use crate::task::{TaskFactory, TaskRef, TaskRegistry};
+use crate::task::{TaskAny, TaskFactory, TaskId, TaskRef, TaskSlab};
 
 /// The environment variable that turns debug mode on for new loops (like
 /// `PYTHONASYNCIODEBUG`): any value other than empty or `0`.
@@ -35,7 +35,7 @@ pub struct LoopCommon {
     slow_callback_duration: Cell<Duration>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     task_factory: RefCell<Option<TaskFactory>>,
-    pub(crate) tasks: TaskRegistry,
+    pub(crate) tasks: TaskSlab,
     executor: RefCell<Option<Arc<dyn Executor>>>,
     executor_shutdown_called: Cell<bool>,
 }
@@ -51,7 +51,7 @@ impl LoopCommon {
             slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
             exception_handler: RefCell::new(None),
             task_factory: RefCell::new(None),
-            tasks: TaskRegistry::default(),
+            tasks: TaskSlab::default(),
             executor: RefCell::new(None),
             executor_shutdown_called: Cell::new(false),
         }
@@ -138,6 +138,55 @@ impl LoopCommon {
         self.tasks.live()
     }
 
+    /// Runs one step of task `task` (what the loop does when the task's turn
+    /// on its ready queue comes): polls its future once, or ends it if it
+    /// was cancelled, and frees its slot once it ended. A stale id (the task
+    /// ended, or the loop closed) does nothing. Panics of the task are
+    /// caught and become its outcome.
+    pub fn run_task(&self, task: TaskId) {
+        let Some(t) = self.tasks.get(task) else { return };
+        if t.step(&t, &task.waker()) {
+            let slot = self.tasks.remove(task);
+            // Dropped outside the slab's borrow: it may be the last reference.
+            drop(slot);
+        }
+    }
+
+    /// Wakes task `task`: queues it with `lp.schedule_task` unless it is
+    /// already queued, has ended, or the id is stale. `lp` is the loop this
+    /// state belongs to. Loops call it for
+    /// [`RemoteItem::WakeTask`](crate::RemoteItem::WakeTask).
+    pub fn wake_task(&self, lp: &dyn EventLoop, task: TaskId) {
+        if self.tasks.mark_scheduled(task) {
+            lp.schedule_task(task);
+        }
+    }
+
+    /// The task `task` names, if it is live (for reports).
+    pub fn task(&self, task: TaskId) -> Option<TaskRef> {
+        self.tasks.get(task).map(TaskRef)
+    }
+
+    /// Ends every live task cancelled, dropping its future here, on the loop
+    /// thread, and forgets the loop's registration for task wake-ups. Loops
+    /// call it when they close (after refusing new work); dropping a
+    /// `LoopCommon` does it too. Done callbacks of the ended tasks are
+    /// offered to the (closed) loop, which drops them.
+    pub fn release_tasks(&self) {
+        // Dropping a future may end or wake other tasks: repeat until empty.
+        loop {
+            let all: Vec<Rc<dyn TaskAny>> = self.tasks.take_all();
+            if all.is_empty() {
+                break;
+            }
+            for t in &all {
+                t.abort(t);
+            }
+            drop(all);
+        }
+        self.tasks.unregister();
+    }
+
     /// The default executor, created on first use (bounded: asyncio's
     /// `min(32, cpus + 4)` worker threads, started lazily).
     ///
@@ -174,6 +223,12 @@ impl LoopCommon {
         // Break any reference cycle through the user's handlers.
         self.exception_handler.borrow_mut().take();
         self.task_factory.borrow_mut().take();
+    }
+}
+
+impl Drop for LoopCommon {
+    fn drop(&mut self) {
+        self.release_tasks();
     }
 }
 

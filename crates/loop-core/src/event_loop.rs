@@ -9,19 +9,13 @@
 //! stand in for [`SelectorEventLoop`](crate::SelectorEventLoop).
 
 use std::os::fd::RawFd;
-use std::sync::Arc;
 use std::time::Instant;
-
-use async_task::Runnable;
 
 use crate::common::LoopCommon;
 use crate::error::Result;
 use crate::handle::{Handle, TimerHandle};
 use crate::remote::RemoteLoop;
-
-/// The function async tasks are scheduled through. It may be called from any
-/// thread (a waker can travel), so it is `Send + Sync`.
-pub type Scheduler = Arc<dyn Fn(Runnable) + Send + Sync>;
+use crate::task::TaskId;
 
 /// An event loop implementation (asyncio's `AbstractEventLoop`).
 ///
@@ -59,10 +53,14 @@ pub trait EventLoop {
     /// [`Error::LoopClosed`](crate::Error::LoopClosed) after `close`.
     fn call_before_poll(&self, handle: Handle) -> Result<()>;
 
-    /// The function that schedules this loop's task runnables. Tasks created
-    /// by [`Loop::create_task`](crate::Loop::create_task) run through it, so
-    /// they share the ready queue with callbacks in FIFO order.
-    fn scheduler(&self) -> Scheduler;
+    /// Queues a step of task `task` on the ready queue, after everything
+    /// already scheduled, so tasks share the queue with callbacks in FIFO
+    /// order. When its turn comes the loop calls
+    /// [`LoopCommon::run_task`]. Called on the loop's thread only, by
+    /// [`LoopCommon`] (which makes sure a task is queued at most once) for
+    /// the tasks of [`Loop::create_task`](crate::Loop::create_task). Never
+    /// runs the task before returning.
+    fn schedule_task(&self, task: TaskId);
 
     /// The `Send + Sync` face of this loop, for other threads.
     fn remote(&self) -> RemoteLoop;

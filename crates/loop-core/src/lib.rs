@@ -14,8 +14,9 @@
 //! [`SelectorEventLoop`] runs on the thread that created it, with a
 //! level-triggered epoll selector (one `epoll_pwait` per iteration), an
 //! eventfd for wake-ups from other threads ([`RemoteLoop`]), and a
-//! `(deadline, sequence)` binary heap of timers. Tasks are `async-task`
-//! runnables whose waker pushes them onto the same ready queue as
+//! `(deadline, sequence)` binary heap of timers. A task is one allocation
+//! (header, future, output) kept in a per-loop slab; its waker is its slot
+//! id (no reference count) and puts it on the same ready queue as
 //! `call_soon`. The default executor is a bounded thread pool the loop
 //! starts lazily.
 //!
@@ -64,7 +65,7 @@ pub use async_task::Runnable;
 pub use blocking::ExecutorFuture;
 pub use common::{DEBUG_ENV_VAR, DEFAULT_SLOW_CALLBACK_DURATION, LoopCommon};
 pub use error::{Error, Result};
-pub use event_loop::{EventLoop, Scheduler};
+pub use event_loop::EventLoop;
 pub use exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
 pub use executor::{Executor, Job, ThreadPoolExecutor};
 pub use future::{CallbackId, LoopFuture};
@@ -78,4 +79,4 @@ pub use policy::{
 pub use remote::{RemoteItem, RemoteLoop, RemoteQueue, RemoteTask};
 pub use run::run;
 pub use selector::SelectorEventLoop;
-pub use task::{LocalBoxFuture, Task, TaskFactory, TaskRef, current_task};
+pub use task::{LocalBoxFuture, Task, TaskFactory, TaskId, TaskRef, current_task};

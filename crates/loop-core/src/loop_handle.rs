@@ -94,10 +94,6 @@ impl Loop {
         self.rc.common()
     }
 
-    pub(crate) fn scheduler(&self) -> crate::Scheduler {
-        self.rc.scheduler()
-    }
-
     // ----- time and scheduling -----
 
     /// The loop's current time (monotonic).

@@ -1,22 +1,25 @@
 //! The ready queue: callbacks and task runnables waiting for the next batch.
 //!
 //! Callbacks and tasks share one FIFO queue, so they interleave exactly as in
-//! asyncio. Task wakers running on the loop's own thread find the queue
-//! through a thread-local registry keyed by loop id; wakers on other threads
-//! go through the loop's remote queue instead.
+//! asyncio. A task is queued by its [`TaskId`] (the loop's
+//! [`LoopCommon`](crate::LoopCommon) makes sure at most once at a time).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
 
 use async_task::Runnable;
 
 use crate::handle::Handle;
+use crate::task::TaskId;
 
 /// One unit of work on the ready queue.
 pub(crate) enum Ready {
     Callback(Handle),
-    Task(Runnable),
+    /// A step of one of the loop's tasks.
+    Task(TaskId),
+    /// A step of a task spawned from another thread
+    /// ([`RemoteLoop::spawn`](crate::RemoteLoop::spawn)).
+    Runnable(Runnable),
     /// A `call_soon_threadsafe` callback, run as it came (no second
     /// allocation).
     Remote(Box<dyn FnOnce() + Send + 'static>),
@@ -57,39 +60,5 @@ impl ReadyQueue {
             }
             drop(item);
         }
-    }
-}
-
-thread_local! {
-    /// Ready queues of the loops created on this thread, by loop id.
-    static LOCAL_QUEUES: RefCell<Vec<(u64, Rc<ReadyQueue>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Registers a loop's ready queue for same-thread task wake-ups.
-pub(crate) fn register_local(id: u64, queue: Rc<ReadyQueue>) {
-    let _ = LOCAL_QUEUES.try_with(|q| q.borrow_mut().push((id, queue)));
-}
-
-/// Forgets a loop's ready queue (close or drop).
-pub(crate) fn unregister_local(id: u64) {
-    let _ = LOCAL_QUEUES.try_with(|q| q.borrow_mut().retain(|(i, _)| *i != id));
-}
-
-/// Pushes `runnable` onto loop `id`'s ready queue if that loop lives on this
-/// thread; gives it back otherwise.
-pub(crate) fn try_push_local(id: u64, runnable: Runnable) -> Result<(), Runnable> {
-    let mut runnable = Some(runnable);
-    let _ = LOCAL_QUEUES.try_with(|q| {
-        if let Ok(q) = q.try_borrow() {
-            if let Some((_, queue)) = q.iter().find(|(i, _)| *i == id) {
-                if let Some(r) = runnable.take() {
-                    queue.push(Ready::Task(r));
-                }
-            }
-        }
-    });
-    match runnable {
-        None => Ok(()),
-        Some(r) => Err(r),
     }
 }

@@ -16,14 +16,18 @@ use concurrent_queue::ConcurrentQueue;
 use futures_lite::FutureExt as _;
 
 use crate::error::{Error, Result, panic_message};
+use crate::task::TaskId;
 
 /// Work sent to a loop from another thread.
 #[non_exhaustive]
 pub enum RemoteItem {
     /// A callback to run on the loop (`call_soon_threadsafe`).
     Call(Box<dyn FnOnce() + Send + 'static>),
-    /// A task runnable woken from another thread.
+    /// A runnable of a task spawned with [`RemoteLoop::spawn`], woken.
     Task(Runnable),
+    /// A wake-up, from another thread, of one of the loop's own tasks: the
+    /// loop hands it to [`LoopCommon::wake_task`](crate::LoopCommon::wake_task).
+    WakeTask(TaskId),
     /// A request to stop the loop.
     Stop,
 }
@@ -33,6 +37,7 @@ impl fmt::Debug for RemoteItem {
         f.write_str(match self {
             RemoteItem::Call(_) => "Call",
             RemoteItem::Task(_) => "Task",
+            RemoteItem::WakeTask(_) => "WakeTask",
             RemoteItem::Stop => "Stop",
         })
     }
@@ -178,6 +183,24 @@ impl RemoteLoop {
         });
         runnable.schedule();
         Ok(RemoteTask { task: Some(task.fallible()) })
+    }
+}
+
+/// A [`RemoteLoop`] that does not keep the loop's queue alive (the waker
+/// registry's entry for a loop).
+pub(crate) struct WeakRemote {
+    shared: std::sync::Weak<Shared>,
+}
+
+impl WeakRemote {
+    pub(crate) fn upgrade(&self) -> Option<RemoteLoop> {
+        self.shared.upgrade().map(|shared| RemoteLoop { shared })
+    }
+}
+
+impl RemoteLoop {
+    pub(crate) fn downgrade(&self) -> WeakRemote {
+        WeakRemote { shared: Arc::downgrade(&self.shared) }
     }
 }
 

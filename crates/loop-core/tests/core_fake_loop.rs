@@ -9,25 +9,30 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loop_core::{
     Error, EventLoop, ExceptionContext, Handle, Loop, LoopCommon, RemoteItem, RemoteLoop,
-    RemoteQueue, Runnable, Scheduler, TimerHandle, current_task, get_running_loop,
+    RemoteQueue, Runnable, TaskId, TimerHandle, current_task, get_running_loop,
 };
 
-/// Ready work: callbacks stay on the loop thread; runnables may come from
-/// any thread. A shared sequence number keeps the two in one FIFO order.
+/// A task step: one of the loop's own tasks, or a task spawned from another
+/// thread.
+enum Step {
+    Task(TaskId),
+    Runnable(Runnable),
+}
+
+/// Ready work: callbacks and task steps in two queues. A shared sequence
+/// number keeps the two in one FIFO order.
 struct FakeLoop {
     common: LoopCommon,
-    seq: Arc<AtomicU64>,
+    seq: Cell<u64>,
     callbacks: RefCell<VecDeque<(u64, Handle)>>,
-    runnables: Arc<Mutex<VecDeque<(u64, Runnable)>>>,
+    steps: RefCell<VecDeque<(u64, Step)>>,
     timers: RefCell<Vec<(Instant, u64, Handle)>>,
     remote: RemoteQueue,
-    scheduler: Scheduler,
     now: Cell<Instant>,
     running: Cell<bool>,
     stopping: Cell<bool>,
@@ -39,22 +44,14 @@ struct FakeLoop {
 
 impl FakeLoop {
     fn new() -> Rc<FakeLoop> {
-        let seq = Arc::new(AtomicU64::new(0));
-        let runnables: Arc<Mutex<VecDeque<(u64, Runnable)>>> = Arc::default();
-        let (s, r) = (seq.clone(), runnables.clone());
-        let scheduler: Scheduler = Arc::new(move |runnable| {
-            let n = s.fetch_add(1, Ordering::SeqCst);
-            r.lock().unwrap().push_back((n, runnable));
-        });
         Rc::new(FakeLoop {
             common: LoopCommon::new(),
-            seq,
+            seq: Cell::new(0),
             callbacks: RefCell::default(),
-            runnables,
+            steps: RefCell::default(),
             timers: RefCell::default(),
             // Nothing blocks, so nothing needs waking.
             remote: RemoteQueue::new(|| {}),
-            scheduler,
             now: Cell::new(Instant::now()),
             running: Cell::new(false),
             stopping: Cell::new(false),
@@ -68,25 +65,21 @@ impl FakeLoop {
     }
 
     fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::SeqCst)
+        self.seq.replace(self.seq.get() + 1)
     }
 
     fn ready_len(&self) -> usize {
-        self.callbacks.borrow().len() + self.runnables.lock().unwrap().len()
+        self.callbacks.borrow().len() + self.steps.borrow().len()
     }
 
     /// Pops the oldest ready item of either kind.
-    fn pop(&self) -> Option<Result<Handle, Runnable>> {
+    fn pop(&self) -> Option<Result<Handle, Step>> {
         let cb_seq = self.callbacks.borrow().front().map(|(n, _)| *n);
-        let mut runnables = self.runnables.lock().unwrap();
-        let r_seq = runnables.front().map(|(n, _)| *n);
-        match (cb_seq, r_seq) {
-            (Some(c), Some(r)) if r < c => runnables.pop_front().map(|(_, r)| Err(r)),
-            (Some(_), _) => {
-                drop(runnables);
-                self.callbacks.borrow_mut().pop_front().map(|(_, h)| Ok(h))
-            }
-            (None, Some(_)) => runnables.pop_front().map(|(_, r)| Err(r)),
+        let s_seq = self.steps.borrow().front().map(|(n, _)| *n);
+        match (cb_seq, s_seq) {
+            (Some(c), Some(s)) if s < c => self.steps.borrow_mut().pop_front().map(|(_, s)| Err(s)),
+            (Some(_), _) => self.callbacks.borrow_mut().pop_front().map(|(_, h)| Ok(h)),
+            (None, Some(_)) => self.steps.borrow_mut().pop_front().map(|(_, s)| Err(s)),
             (None, None) => None,
         }
     }
@@ -102,8 +95,9 @@ impl FakeLoop {
                 }
                 RemoteItem::Task(r) => {
                     let n = self.next_seq();
-                    self.runnables.lock().unwrap().push_back((n, r));
+                    self.steps.borrow_mut().push_back((n, Step::Runnable(r)));
                 }
+                RemoteItem::WakeTask(id) => self.common.wake_task(self, id),
                 RemoteItem::Stop => self.stopping.set(true),
                 _ => {}
             }
@@ -136,10 +130,15 @@ impl FakeLoop {
             let outcome = match self.pop() {
                 Some(Ok(h)) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.run()))
                     .map_err(|_| Some(h)),
-                Some(Err(r)) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    r.run();
-                }))
-                .map_err(|_| None),
+                Some(Err(step)) => {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match step {
+                        Step::Task(id) => self.common.run_task(id),
+                        Step::Runnable(r) => {
+                            r.run();
+                        }
+                    }))
+                    .map_err(|_| None)
+                }
                 None => break,
             };
             if let Err(handle) = outcome {
@@ -175,8 +174,10 @@ impl EventLoop for FakeLoop {
     fn call_before_poll(&self, handle: Handle) -> loop_core::Result<()> {
         self.call_soon(handle)
     }
-    fn scheduler(&self) -> Scheduler {
-        self.scheduler.clone()
+    fn schedule_task(&self, task: TaskId) {
+        self.calls.borrow_mut().push("schedule_task");
+        let n = self.next_seq();
+        self.steps.borrow_mut().push_back((n, Step::Task(task)));
     }
     fn remote(&self) -> RemoteLoop {
         self.remote.remote()
@@ -229,11 +230,12 @@ impl EventLoop for FakeLoop {
             return Err(Error::LoopRunning);
         }
         if !self.closed.replace(true) {
-            self.callbacks.borrow_mut().clear();
-            let runnables = std::mem::take(&mut *self.runnables.lock().unwrap());
-            drop(runnables);
-            self.timers.borrow_mut().clear();
             self.remote.close();
+            self.common.release_tasks();
+            self.callbacks.borrow_mut().clear();
+            let steps = std::mem::take(&mut *self.steps.borrow_mut());
+            drop(steps);
+            self.timers.borrow_mut().clear();
             self.common.shutdown_executor_nowait();
         }
         Ok(())
@@ -268,7 +270,7 @@ fn callbacks_run_fifo_through_the_trait() {
 
 #[test]
 fn tasks_and_futures_run_on_the_fake_loop() {
-    let (_fake, lp) = fake();
+    let (fake, lp) = fake();
     let lp2 = lp.clone();
     let out = lp
         .run_until_complete(async move {
@@ -287,6 +289,7 @@ fn tasks_and_futures_run_on_the_fake_loop() {
         .unwrap();
     assert_eq!(out, 42);
     assert!(lp.all_tasks().is_empty());
+    assert!(fake.calls.borrow().contains(&"schedule_task"));
     lp.close().unwrap();
 }
 

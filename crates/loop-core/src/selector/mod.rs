@@ -12,17 +12,17 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::Loop;
 use crate::clock::Clock;
 use crate::common::LoopCommon;
 use crate::error::{Error, Result};
-use crate::event_loop::{EventLoop, Scheduler};
+use crate::event_loop::EventLoop;
 use crate::handle::{Handle, TimerHandle};
 use crate::ready::{self, ReadyQueue};
-use crate::remote::{RemoteItem, RemoteLoop, RemoteQueue};
+use crate::remote::{RemoteLoop, RemoteQueue};
+use crate::task::TaskId;
 use crate::timer_heap::TimerHeap;
 
 use self::epoll::Epoll;
@@ -35,11 +35,10 @@ pub struct SelectorEventLoop {
     common: LoopCommon,
     epoll: RefCell<Epoll>,
     io: RefCell<IoRegistry>,
-    ready: Rc<ReadyQueue>,
+    ready: ReadyQueue,
     before_poll: RefCell<Vec<Handle>>,
     timers: RefCell<TimerHeap>,
     remote: RemoteQueue,
-    scheduler: Scheduler,
     clock: Clock,
     running: Cell<bool>,
     stopping: Cell<bool>,
@@ -64,25 +63,14 @@ impl SelectorEventLoop {
         let epoll = Epoll::new()?;
         let notifier = epoll.notifier();
         let remote = RemoteQueue::new(move || notifier.notify());
-        let common = LoopCommon::new();
-        let id = common.id();
-        let to_remote = remote.remote();
-        let scheduler: Scheduler = Arc::new(move |runnable| {
-            if let Err(runnable) = ready::try_push_local(id, runnable) {
-                let _ = to_remote.push(RemoteItem::Task(runnable));
-            }
-        });
-        let ready = Rc::new(ReadyQueue::default());
-        ready::register_local(id, ready.clone());
         Ok(Rc::new(SelectorEventLoop {
-            common,
+            common: LoopCommon::new(),
             epoll: RefCell::new(epoll),
             io: RefCell::new(IoRegistry::default()),
-            ready,
+            ready: ReadyQueue::default(),
             before_poll: RefCell::new(Vec::new()),
             timers: RefCell::new(TimerHeap::new()),
             remote,
-            scheduler,
             clock,
             running: Cell::new(false),
             stopping: Cell::new(false),
@@ -124,23 +112,18 @@ impl SelectorEventLoop {
     /// pending task.
     fn release_everything(&self) {
         // Refuse remote pushes first and drop what is queued here, on the
-        // loop thread (a dropped task may wake a task of this loop: it lands
-        // on the still-registered local ready queue, drained below).
+        // loop thread.
         self.remote.close();
         // Thread-safe handles may outlive the loop: their wake-up fd must not.
         self.epoll.borrow().notifier().close();
         // Released fd callbacks may hold (and so drop) wakers of our tasks.
         self.io.borrow_mut().clear(&self.epoll.borrow());
-        // A task waiting on something that never completes is referenced
-        // only by its own waker (often from inside its own future, a cycle):
-        // it would never be dropped, and neither would what it holds (fds).
-        // Cancelling wakes it onto the ready queue, whose runnable the drain
-        // below drops, which drops the future and ends the task cancelled.
-        for task in self.common.all_tasks() {
-            task.cancel();
-        }
-        // Dropping a task may wake another task of this loop, which lands on
-        // the ready queue again: drain until nothing is left.
+        // Every pending task ends cancelled, its future dropped here (the
+        // slab holds the only loop-side reference, so a task waiting on
+        // something that never completes is not leaked).
+        self.common.release_tasks();
+        // Dropping a callback may drop (and wake) more: drain until nothing
+        // is left.
         loop {
             self.ready.clear();
             for h in std::mem::take(&mut *self.before_poll.borrow_mut()) {
@@ -153,7 +136,6 @@ impl SelectorEventLoop {
                 break;
             }
         }
-        ready::unregister_local(self.common.id());
         self.common.shutdown_executor_nowait();
     }
 }
@@ -180,8 +162,8 @@ impl EventLoop for SelectorEventLoop {
         Ok(())
     }
 
-    fn scheduler(&self) -> Scheduler {
-        self.scheduler.clone()
+    fn schedule_task(&self, task: TaskId) {
+        self.ready.push(ready::Ready::Task(task));
     }
 
     fn remote(&self) -> RemoteLoop {

@@ -12,6 +12,7 @@ use crate::exception::ExceptionContext;
 use crate::handle::Handle;
 use crate::ready::Ready;
 use crate::remote::RemoteItem;
+use crate::task::{TaskId, TaskRef};
 
 /// The longest the selector blocks in one call even when nothing is due
 /// (asyncio's `MAXIMUM_SELECT_TIMEOUT`: one day). Timers further out are
@@ -77,7 +78,8 @@ impl SelectorEventLoop {
         while let Some(item) = self.remote.pop() {
             match item {
                 RemoteItem::Call(f) => self.ready.push(Ready::Remote(f)),
-                RemoteItem::Task(r) => self.ready.push(Ready::Task(r)),
+                RemoteItem::Task(r) => self.ready.push(Ready::Runnable(r)),
+                RemoteItem::WakeTask(id) => self.common.wake_task(self, id),
                 RemoteItem::Stop => self.stopping.set(true),
             }
         }
@@ -99,7 +101,8 @@ impl SelectorEventLoop {
                         self.run_handle(&h);
                     }
                 }
-                Ready::Task(r) => self.run_task(r),
+                Ready::Task(id) => self.run_task(id),
+                Ready::Runnable(r) => self.run_runnable(r),
                 Ready::Remote(f) => self.run_guarded(f, None),
             }
         }
@@ -125,25 +128,40 @@ impl SelectorEventLoop {
         self.run_guarded(|| h.run(), Some(h));
     }
 
-    /// Runs one task step. In debug mode the step is traced so that a slow
-    /// step's report names the task and where it was created.
-    fn run_task(&self, r: Runnable) {
+    /// Runs one step of task `id`. In debug mode the step is timed, and a
+    /// slow step's report names the task and where it was created.
+    fn run_task(&self, id: TaskId) {
         if !self.common.debug() {
-            self.run_guarded(
+            self.run_guarded_inner(|| self.common.run_task(id), None, false);
+            return;
+        }
+        let task = self.common.task(id);
+        self.run_step(|| self.common.run_task(id), task);
+    }
+
+    /// Runs one step of a task spawned from another thread.
+    fn run_runnable(&self, r: Runnable) {
+        if !self.common.debug() {
+            self.run_guarded_inner(
                 || {
                     r.run();
                 },
                 None,
+                false,
             );
             return;
         }
-        let t0 = Instant::now();
-        let mut task = None;
-        let step = || {
-            task = crate::task::traced_step(|| {
+        self.run_step(
+            || {
                 r.run();
-            });
-        };
+            },
+            None,
+        );
+    }
+
+    /// Runs a task step in debug mode, warning when it was slow.
+    fn run_step(&self, step: impl FnOnce(), task: Option<TaskRef>) {
+        let t0 = Instant::now();
         self.run_guarded_inner(step, None, false);
         let took = t0.elapsed();
         if took >= self.common.slow_callback_duration() {

@@ -1,0 +1,361 @@
+//! A task's single allocation: header, future and output together.
+//!
+//! [`TaskCell`] lives in one `Rc`, shared by the loop's slab (as
+//! `Rc<dyn TaskAny>`), the typed [`Task<T>`](super::Task) handle (as
+//! `Rc<dyn TaskOutput<T>>`) and any [`TaskRef`]. Its [`Stage`] holds the
+//! future while the task runs and the output once it ended, so the two never
+//! take memory at the same time. Polling wraps the future with cancellation,
+//! panic catching and `current_task` bookkeeping.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use super::waker::TaskId;
+use super::{CURRENT_TASK, TaskRef};
+use crate::error::{Error, Result, panic_message};
+use crate::event_loop::EventLoop;
+use crate::exception::ExceptionContext;
+use crate::handle::Handle;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TaskState {
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// A callback waiting for a task to finish.
+pub(crate) type TaskDoneCallback = Box<dyn FnOnce(&TaskRef)>;
+
+/// The type-independent part of a task.
+pub(crate) struct TaskHeader {
+    pub(crate) id: u64,
+    // Fields are `Cell`s (take and put back) rather than `RefCell`s, and
+    // small: a header is allocated for every task, so its size is memory
+    // traffic on the spawn path.
+    /// The name and done callbacks, boxed: most tasks have neither, and
+    /// an allocation of at most 128 bytes stays in the allocator's cheapest
+    /// bins.
+    extras: Cell<Option<Box<Extras>>>,
+    pub(crate) state: Cell<TaskState>,
+    pub(crate) cancel_requested: Cell<bool>,
+    pub(crate) handle_alive: Cell<bool>,
+    pub(crate) retrieved: Cell<bool>,
+    /// Queued on the loop's ready queue (so it is queued at most once).
+    pub(crate) scheduled: Cell<bool>,
+    /// The task's slot in its loop's slab.
+    pub(crate) slot: Cell<TaskId>,
+    /// Whoever awaits the `Task<T>`.
+    pub(crate) join_waker: Cell<Option<Waker>>,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) owner: Weak<dyn EventLoop>,
+}
+
+impl TaskHeader {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<String>,
+        site: &'static Location<'static>,
+        owner: Weak<dyn EventLoop>,
+    ) -> Self {
+        TaskHeader {
+            id,
+            extras: Cell::new(
+                name.map(|n| {
+                    Box::new(Extras { name: Some(n.into_boxed_str()), ..Extras::default() })
+                }),
+            ),
+            state: Cell::new(TaskState::Pending),
+            cancel_requested: Cell::new(false),
+            handle_alive: Cell::new(true),
+            retrieved: Cell::new(false),
+            scheduled: Cell::new(false),
+            slot: Cell::new(TaskId::NONE),
+            join_waker: Cell::new(None),
+            site,
+            owner,
+        }
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.state.get() != TaskState::Pending
+    }
+
+    /// Runs `f` on the extras, creating them if needed.
+    fn with_extras<R>(&self, f: impl FnOnce(&mut Extras) -> R) -> R {
+        let mut extras = self.extras.take().unwrap_or_default();
+        let out = f(&mut extras);
+        self.extras.set(Some(extras));
+        out
+    }
+
+    pub(crate) fn name(&self) -> String {
+        let extras = self.extras.take();
+        let name = extras.as_ref().and_then(|e| e.name.as_deref());
+        let out = name.map_or_else(|| format!("Task-{}", self.id), str::to_owned);
+        self.extras.set(extras);
+        out
+    }
+
+    pub(crate) fn set_name(&self, name: String) {
+        self.with_extras(|e| e.name = Some(name.into_boxed_str()));
+    }
+
+    pub(crate) fn add_done_callback(&self, cb: TaskDoneCallback) {
+        self.with_extras(|e| e.done_callbacks.push(cb));
+    }
+
+    fn take_done_callbacks(&self) -> Vec<TaskDoneCallback> {
+        let mut extras = self.extras.take();
+        let out = extras.as_mut().map(|e| std::mem::take(&mut e.done_callbacks));
+        self.extras.set(extras);
+        out.unwrap_or_default()
+    }
+
+    /// Requests cancellation and wakes the task so that its next step ends
+    /// it. A task queued or running right now is not queued twice: the
+    /// queued step, or the one after the running step, sees the request.
+    pub(crate) fn cancel(&self) -> bool {
+        if self.done() {
+            return false;
+        }
+        self.cancel_requested.set(true);
+        if let Some(lp) = self.owner.upgrade() {
+            lp.common().wake_task(&*lp, self.slot.get());
+        }
+        true
+    }
+}
+
+/// The rarely used parts of a header.
+#[derive(Default)]
+struct Extras {
+    name: Option<Box<str>>,
+    done_callbacks: Vec<TaskDoneCallback>,
+}
+
+/// What the loop's slab, [`TaskRef`] and the loop's step see of a task.
+pub(crate) trait TaskAny {
+    fn header(&self) -> &TaskHeader;
+    /// The failure, if the task failed or was cancelled.
+    fn peek_error(&self) -> Option<Error>;
+    /// Runs one step (polls the future once, or ends a cancelled task);
+    /// returns whether the task has ended. `me` is this task.
+    fn step(&self, me: &Rc<dyn TaskAny>, waker: &Waker) -> bool;
+    /// Drops the future and ends the task cancelled (loop close).
+    fn abort(&self, me: &Rc<dyn TaskAny>);
+    /// Reports a failure nobody observed (once).
+    fn report_unretrieved(&self, me: &Rc<dyn TaskAny>);
+}
+
+/// Typed access to a task's output, for [`Task<T>`](super::Task).
+pub(crate) trait TaskOutput<T>: TaskAny {
+    /// Takes the output if the task ended and it was not taken yet.
+    fn take_output(&self) -> Option<Result<T>>;
+}
+
+/// Where a task is in its life. The error is boxed so that a stage is no
+/// bigger than the future or the output it holds.
+enum Stage<F, T> {
+    Running(F),
+    Succeeded(T),
+    Failed(Box<Error>),
+    /// The future was dropped and the output not stored yet, or the output
+    /// was taken.
+    Consumed,
+}
+
+pub(crate) struct TaskCell<F, T> {
+    pub(crate) header: TaskHeader,
+    stage: RefCell<Stage<F, T>>,
+}
+
+impl<F, T> TaskCell<F, T>
+where
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
+    pub(crate) fn new(header: TaskHeader, fut: F) -> Self {
+        TaskCell { header, stage: RefCell::new(Stage::Running(fut)) }
+    }
+
+    /// Runs `f` on the future while the task has not started yet (a task
+    /// factory's body is put in place after the task was registered).
+    pub(crate) fn with_unstarted_future(&self, f: impl FnOnce(&mut F)) {
+        if let Stage::Running(fut) = &mut *self.stage.borrow_mut() {
+            f(fut);
+        }
+    }
+
+    /// Drops the future in place (a panicking destructor is ignored: the
+    /// task's outcome stands).
+    fn drop_future(&self) {
+        if let Ok(mut stage) = self.stage.try_borrow_mut() {
+            if matches!(*stage, Stage::Running(_)) {
+                let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+            }
+        }
+    }
+
+    /// Records the outcome, wakes the awaiter, schedules done callbacks and
+    /// reports a failure nobody can observe any more.
+    fn finish(&self, me: &Rc<dyn TaskAny>, result: Result<T>) {
+        let h = &self.header;
+        if h.done() {
+            return;
+        }
+        let state = match &result {
+            Ok(_) => TaskState::Succeeded,
+            Err(Error::Cancelled) => TaskState::Cancelled,
+            Err(_) => TaskState::Failed,
+        };
+        *self.stage.borrow_mut() = match result {
+            Ok(v) => Stage::Succeeded(v),
+            Err(e) => Stage::Failed(Box::new(e)),
+        };
+        h.state.set(state);
+        // Taken out of the cell first: the waker runs with nothing borrowed.
+        if let Some(w) = h.join_waker.take() {
+            w.wake();
+        }
+        let callbacks = h.take_done_callbacks();
+        if !callbacks.is_empty() {
+            let lp = h.owner.upgrade();
+            let me = TaskRef(me.clone());
+            for cb in callbacks {
+                let me = me.clone();
+                let handle = Handle::new(move || cb(&me));
+                // A closed loop drops pending callbacks anyway.
+                if let Some(lp) = &lp {
+                    let _ = lp.call_soon(handle);
+                }
+            }
+        }
+        if state == TaskState::Failed && !h.handle_alive.get() {
+            self.report_unretrieved(me);
+        }
+    }
+}
+
+impl<F, T> TaskAny for TaskCell<F, T>
+where
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
+    fn header(&self) -> &TaskHeader {
+        &self.header
+    }
+
+    fn peek_error(&self) -> Option<Error> {
+        if let Ok(stage) = self.stage.try_borrow() {
+            if let Stage::Failed(e) = &*stage {
+                return Some((**e).clone());
+            }
+        }
+        match self.header.state.get() {
+            TaskState::Cancelled => Some(Error::Cancelled),
+            _ => None,
+        }
+    }
+
+    fn step(&self, me: &Rc<dyn TaskAny>, waker: &Waker) -> bool {
+        let h = &self.header;
+        h.scheduled.set(false);
+        if h.done() {
+            return true;
+        }
+        if h.cancel_requested.get() {
+            self.drop_future();
+            self.finish(me, Err(Error::Cancelled));
+            return true;
+        }
+        // Already borrowed: a re-entrant step (nothing runs a task inside its
+        // own poll); treat it as a spurious wake-up.
+        let Ok(mut stage) = self.stage.try_borrow_mut() else { return false };
+        let Stage::Running(fut) = &mut *stage else { return true };
+        // SAFETY: the future is pinned for as long as it exists: it lives in
+        // `Stage::Running` inside this cell, which lives in an `Rc`
+        // allocation that is never moved out of (no `Rc::try_unwrap` or
+        // `into_inner` anywhere), and it leaves `Stage::Running` only by
+        // being dropped in place (the stage is overwritten, never moved out
+        // of, while it is `Running`; see `drop_future` and below).
+        let fut = unsafe { Pin::new_unchecked(fut) };
+        let prev = CURRENT_TASK.with(|c| c.replace(Some(TaskRef(me.clone()))));
+        let mut cx = Context::from_waker(waker);
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)));
+        CURRENT_TASK.with(|c| c.set(prev));
+        let outcome = match polled {
+            // A cancel during this poll already queued the next step.
+            Ok(Poll::Pending) => return false,
+            Ok(Poll::Ready(out)) => out,
+            Err(payload) => Err(Error::Panicked(panic_message(&*payload))),
+        };
+        // Dropping the finished future may itself panic; the outcome stands.
+        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        drop(stage);
+        self.finish(me, outcome);
+        true
+    }
+
+    fn abort(&self, me: &Rc<dyn TaskAny>) {
+        self.drop_future();
+        self.finish(me, Err(Error::Cancelled));
+    }
+
+    fn report_unretrieved(&self, me: &Rc<dyn TaskAny>) {
+        let h = &self.header;
+        if h.retrieved.replace(true) {
+            return;
+        }
+        let ctx = ExceptionContext::new("Task exception was never retrieved")
+            .with_task(TaskRef(me.clone()));
+        let ctx = match self.peek_error() {
+            Some(e) => ctx.with_error(e),
+            None => ctx,
+        };
+        match h.owner.upgrade() {
+            Some(lp) => lp.common().call_exception_handler(ctx),
+            None => crate::exception::default_exception_handler(&ctx),
+        }
+    }
+}
+
+impl<F, T> TaskOutput<T> for TaskCell<F, T>
+where
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
+    fn take_output(&self) -> Option<Result<T>> {
+        let mut stage = self.stage.try_borrow_mut().ok()?;
+        // Only a finished stage is moved out of (never a running future).
+        if !matches!(*stage, Stage::Succeeded(_) | Stage::Failed(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut *stage, Stage::Consumed) {
+            Stage::Succeeded(v) => Some(Ok(v)),
+            Stage::Failed(e) => Some(Err(*e)),
+            _ => None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A plain task's future: the user's future, its output wrapped in `Ok`.
+    pub(crate) struct OkFuture<F> {
+        #[pin]
+        pub(crate) fut: F,
+    }
+}
+
+impl<F: Future> Future for OkFuture<F> {
+    type Output = Result<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().fut.poll(cx).map(Ok)
+    }
+}

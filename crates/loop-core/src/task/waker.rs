@@ -1,0 +1,207 @@
+//! Task ids and the refcount-free task waker.
+//!
+//! A [`TaskId`] packs `(loop index, slab slot, generation)` into one word,
+//! and a task's [`Waker`] is nothing but that word and a static vtable:
+//! cloning copies it, dropping does nothing, and waking looks the task up
+//! again. On the loop's own thread (found through a thread-local registry
+//! keyed by loop index) a wake-up goes straight to the loop's ready queue;
+//! from any other thread it goes through the loop's remote queue (found
+//! through a process-wide registry, touched only on that path and when a
+//! loop registers or unregisters).
+//!
+//! A waker outliving its task is harmless: the slot is empty or holds a newer
+//! generation, and waking does nothing. Generations are
+//! [`GENERATION_BITS`] wide, so a waker kept across 2^20 reuses of one slot
+//! (or a loop index reused by a later loop) may wake an unrelated task; that
+//! only causes a spurious poll, which every future must tolerate anyway.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Weak;
+use std::sync::RwLock;
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+use crate::Loop;
+use crate::error::{Error, Result};
+use crate::event_loop::EventLoop;
+use crate::remote::{RemoteItem, WeakRemote};
+
+/// Bits of a [`TaskId`] holding the slot's generation.
+pub(crate) const GENERATION_BITS: u32 = 20;
+/// Bits of a [`TaskId`] holding the slab slot.
+pub(crate) const SLOT_BITS: u32 = 28;
+/// Bits of a [`TaskId`] holding the loop index (the rest of the word).
+const LOOP_BITS: u32 = 64 - SLOT_BITS - GENERATION_BITS;
+pub(crate) const GENERATION_MASK: u32 = (1 << GENERATION_BITS) - 1;
+/// The most slots a loop's slab may hold (live tasks at once).
+pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
+/// The most loops that may have tasks at the same time.
+const MAX_LOOPS: usize = 1 << LOOP_BITS;
+
+// The id travels in a waker's data pointer.
+const _: () = assert!(usize::BITS >= 64, "tulip's task wakers need 64-bit pointers");
+
+/// Identifies one task of one loop: what the loop's ready queue holds for a
+/// task (see [`EventLoop::schedule_task`](crate::EventLoop::schedule_task)).
+/// Copy; it does not keep the task alive, and a stale id is ignored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    pub(crate) fn new(loop_index: u16, slot: u32, generation: u32) -> TaskId {
+        debug_assert!(slot < MAX_SLOTS && generation <= GENERATION_MASK);
+        TaskId(
+            (u64::from(loop_index) << (SLOT_BITS + GENERATION_BITS))
+                | (u64::from(slot) << GENERATION_BITS)
+                | u64::from(generation),
+        )
+    }
+
+    /// An id no task has (the slot does not exist).
+    pub(crate) const NONE: TaskId = TaskId(u64::MAX);
+
+    pub(crate) fn loop_index(self) -> usize {
+        (self.0 >> (SLOT_BITS + GENERATION_BITS)) as usize
+    }
+
+    pub(crate) fn slot(self) -> usize {
+        ((self.0 >> GENERATION_BITS) & u64::from(MAX_SLOTS - 1)) as usize
+    }
+
+    pub(crate) fn generation(self) -> u32 {
+        (self.0 & u64::from(GENERATION_MASK)) as u32
+    }
+
+    /// The task's waker: no allocation, no reference count.
+    pub(crate) fn waker(self) -> Waker {
+        // SAFETY: the `RawWaker` contract asks that the vtable functions be
+        // sound to call with this data pointer, from any thread, any number
+        // of times, and that clone return an equivalent waker. The data
+        // pointer is never dereferenced: it is an integer (the id) carried
+        // in a pointer, so any value is valid. `clone_raw` copies it with the
+        // same vtable; `drop_raw` does nothing (nothing is owned); the wake
+        // functions decode the integer and reach the task only through the
+        // thread-safe registries below (a `thread_local!` for the owning
+        // thread, an `RwLock` plus `Weak` handles otherwise), so they are
+        // thread-safe and tolerate ids whose task or loop is gone.
+        unsafe { Waker::from_raw(raw(self)) }
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskId")
+            .field("loop", &self.loop_index())
+            .field("slot", &self.slot())
+            .field("generation", &self.generation())
+            .finish()
+    }
+}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_raw, drop_raw);
+
+fn raw(id: TaskId) -> RawWaker {
+    RawWaker::new(std::ptr::without_provenance(id.0 as usize), &VTABLE)
+}
+
+fn clone_raw(data: *const ()) -> RawWaker {
+    raw(TaskId(data.addr() as u64))
+}
+
+fn wake_raw(data: *const ()) {
+    wake(TaskId(data.addr() as u64));
+}
+
+fn drop_raw(_: *const ()) {}
+
+thread_local! {
+    /// The loops of this thread that have tasks, by loop index.
+    static LOCAL_LOOPS: RefCell<Vec<Option<Weak<dyn EventLoop>>>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// The remote queues of every loop that has tasks, by loop index.
+static REMOTES: RwLock<LoopIndices> =
+    RwLock::new(LoopIndices { remotes: Vec::new(), free: VecDeque::new() });
+
+struct LoopIndices {
+    remotes: Vec<Option<WeakRemote>>,
+    /// Freed indices, reused oldest first so that stale wakers of a closed
+    /// loop rarely meet a new loop under the same index.
+    free: VecDeque<u16>,
+}
+
+/// Wakes task `id` from whatever thread this is.
+fn wake(id: TaskId) {
+    let idx = id.loop_index();
+    let local = LOCAL_LOOPS.try_with(|l| {
+        let l = l.try_borrow().ok()?;
+        l.get(idx)?.as_ref().map(Weak::upgrade)
+    });
+    match local {
+        // This thread owns the loop.
+        Ok(Some(Some(lp))) => lp.common().wake_task(&*lp, id),
+        // Owned, but the loop is being dropped: its tasks are going away.
+        Ok(Some(None)) => {}
+        // Another thread's loop (or this thread is exiting).
+        _ => {
+            let remote = {
+                let reg = REMOTES.read().unwrap_or_else(|e| e.into_inner());
+                reg.remotes.get(idx).and_then(|r| r.as_ref()?.upgrade())
+            };
+            if let Some(remote) = remote {
+                // A closed loop has no tasks left to wake.
+                let _ = remote.push(RemoteItem::WakeTask(id));
+            }
+        }
+    }
+}
+
+/// Gives `lp` a loop index for its task ids and registers it for wake-ups.
+///
+/// # Errors
+///
+/// [`Error::InvalidState`] when too many loops have tasks at once.
+pub(crate) fn register_loop(lp: &Loop) -> Result<u16> {
+    let remote = lp.remote().downgrade();
+    let idx = {
+        let mut reg = REMOTES.write().unwrap_or_else(|e| e.into_inner());
+        match reg.free.pop_front() {
+            Some(i) => {
+                reg.remotes[usize::from(i)] = Some(remote);
+                i
+            }
+            None if reg.remotes.len() < MAX_LOOPS => {
+                reg.remotes.push(Some(remote));
+                u16::try_from(reg.remotes.len() - 1).unwrap_or(u16::MAX)
+            }
+            None => return Err(Error::InvalidState("too many event loops with tasks".into())),
+        }
+    };
+    let weak = lp.downgrade_rc();
+    let _ = LOCAL_LOOPS.try_with(|l| {
+        let mut l = l.borrow_mut();
+        let i = usize::from(idx);
+        if l.len() <= i {
+            l.resize(i + 1, None);
+        }
+        l[i] = Some(weak);
+    });
+    Ok(idx)
+}
+
+/// Forgets loop index `idx` (loop closed or dropped), on the loop's thread.
+pub(crate) fn unregister_loop(idx: u16) {
+    let _ = LOCAL_LOOPS.try_with(|l| {
+        if let Some(slot) = l.borrow_mut().get_mut(usize::from(idx)) {
+            *slot = None;
+        }
+    });
+    let mut reg = REMOTES.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(slot) = reg.remotes.get_mut(usize::from(idx)) {
+        if slot.take().is_some() {
+            reg.free.push_back(idx);
+        }
+    }
+}
