@@ -328,3 +328,24 @@ fn tasks_record_where_they_were_created() {
     assert!(format!("{task:?}").contains("core_tasks.rs"));
     t.close().unwrap();
 }
+
+#[test]
+fn a_task_of_a_closed_loop_never_reaches_a_later_loop() {
+    let a = TestLoop::new().unwrap();
+    let task = a.create_task(async { panic!("old boom") }).unwrap();
+    run_until_idle(&a);
+    a.close().unwrap();
+    // A later loop of this thread may get the closed loop's index.
+    let b = TestLoop::new().unwrap();
+    let reports = record_exceptions(&b);
+    drop(b.create_task(async {}).unwrap());
+    run_until_idle(&b);
+    let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+    let r = ran.clone();
+    task.add_done_callback(move |_| r.set(true));
+    drop(task);
+    run_until_idle(&b);
+    assert!(!ran.get(), "a closed loop's done callback ran on another loop");
+    assert!(reports.borrow().is_empty(), "{reports:?}");
+    b.close().unwrap();
+}

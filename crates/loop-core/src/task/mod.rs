@@ -27,7 +27,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 pub(crate) use cell::TaskAny;
-use cell::{TaskHeader, TaskOutput, TaskState};
+use cell::{CANCEL_REQUESTED, HANDLE_ALIVE, RETRIEVED, TaskHeader, TaskOutput, TaskState};
 pub(crate) use slab::TaskSlab;
 pub(crate) use spawn::spawn;
 pub use waker::TaskId;
@@ -93,7 +93,7 @@ impl TaskRef {
     /// Whether cancellation was requested and the task is not done yet
     /// (once it has ended, [`cancelled`](TaskRef::cancelled) tells).
     pub fn cancelling(&self) -> bool {
-        self.h().cancel_requested.get() && self.h().state.get() == TaskState::Pending
+        self.h().flags.get(CANCEL_REQUESTED) && self.h().state.get() == TaskState::Pending
     }
 
     /// Whether the task ended cancelled.
@@ -109,7 +109,7 @@ impl TaskRef {
     /// The task's failure, if it panicked or was cancelled; `None` while
     /// pending or after success. Marks the failure as retrieved.
     pub fn exception(&self) -> Option<Error> {
-        self.h().retrieved.set(true);
+        self.h().flags.set(RETRIEVED, true);
         self.0.peek_error()
     }
 
@@ -123,7 +123,7 @@ impl TaskRef {
     pub fn add_done_callback(&self, f: impl FnOnce(&TaskRef) + 'static) {
         if self.done() {
             let me = self.clone();
-            if let Some(lp) = self.h().owner.upgrade() {
+            if let Some(lp) = self.h().owner() {
                 let _ = lp.call_soon(Handle::new(move || f(&me)));
             }
         } else {
@@ -216,7 +216,7 @@ impl<T: 'static> Task<T> {
     pub fn try_take(&mut self) -> Result<T> {
         match self.cell.take_output() {
             Some(r) => {
-                self.cell.header().retrieved.set(true);
+                self.cell.header().flags.set(RETRIEVED, true);
                 r
             }
             None if self.done() => Err(Error::InvalidState("task output already taken".into())),
@@ -246,8 +246,8 @@ impl<T: 'static> Future for Task<T> {
 impl<T: 'static> Drop for Task<T> {
     fn drop(&mut self) {
         let h = self.cell.header();
-        h.handle_alive.set(false);
-        if h.state.get() == TaskState::Failed && !h.retrieved.get() {
+        h.flags.set(HANDLE_ALIVE, false);
+        if h.state.get() == TaskState::Failed && !h.flags.get(RETRIEVED) {
             let me: Rc<dyn TaskAny> = self.cell.clone();
             self.cell.report_unretrieved(&me);
         }

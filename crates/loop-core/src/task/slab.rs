@@ -10,7 +10,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use super::waker::{self, GENERATION_MASK, MAX_SLOTS, TaskId};
+use super::cell::SCHEDULED;
+use super::waker::{self, GENERATION_MASK, LoopKey, MAX_SLOTS, TaskId};
 use super::{TaskAny, TaskRef};
 use crate::Loop;
 use crate::error::{Error, Result};
@@ -18,78 +19,129 @@ use crate::error::{Error, Result};
 #[derive(Default)]
 pub(crate) struct TaskSlab {
     slots: RefCell<Slots>,
-    /// The loop's index in the waker registries, once it has had a task.
-    loop_index: Cell<Option<u16>>,
+    /// The loop's registration in the waker registries, once it has had a
+    /// task.
+    key: Cell<Option<LoopKey>>,
 }
 
-#[derive(Default)]
 struct Slots {
     entries: Vec<Slot>,
-    free: Vec<u32>,
+    /// The most recently vacated slot; the vacant slots form a list
+    /// through [`Slot::Vacant::next`]. [`NO_SLOT`] when none is vacant.
+    free: u32,
     len: usize,
 }
 
-struct Slot {
-    task: Option<Rc<dyn TaskAny>>,
-    generation: u32,
+impl Default for Slots {
+    fn default() -> Self {
+        Slots { entries: Vec::new(), free: NO_SLOT, len: 0 }
+    }
+}
+
+/// The end of the vacant-slot list.
+const NO_SLOT: u32 = u32::MAX;
+
+/// One slot: 16 bytes. An occupied slot's generation is the one in its
+/// task's id ([`TaskHeader::slot`](super::cell::TaskHeader::slot)).
+enum Slot {
+    Occupied(Rc<dyn TaskAny>),
+    Vacant {
+        /// The generation the slot's next task gets.
+        generation: u32,
+        /// The next vacant slot.
+        next: u32,
+    },
+}
+
+const _: () = assert!(size_of::<Slot>() == 16);
+
+impl Slots {
+    /// The live task `id` names.
+    fn task(&self, id: TaskId) -> Option<&Rc<dyn TaskAny>> {
+        match self.entries.get(id.slot()) {
+            Some(Slot::Occupied(t)) if t.header().slot.get() == id => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Empties occupied slot `i` (whose task has id `id`), handing back its
+    /// task.
+    fn vacate(&mut self, i: usize, id: TaskId) -> Option<Rc<dyn TaskAny>> {
+        let generation = (id.generation() + 1) & GENERATION_MASK;
+        let next = self.free;
+        let old = std::mem::replace(&mut self.entries[i], Slot::Vacant { generation, next });
+        self.free = u32::try_from(i).unwrap_or(NO_SLOT);
+        self.len -= 1;
+        match old {
+            Slot::Occupied(t) => Some(t),
+            Slot::Vacant { .. } => None,
+        }
+    }
 }
 
 impl TaskSlab {
-    /// Stores `task` and returns its id, registering the loop for wake-ups
-    /// on its first task.
+    /// The loop's registration for wake-ups, made on its first task (the
+    /// tasks keep it to find their loop again).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidState`] when too many loops have tasks.
+    pub(crate) fn register(&self, lp: &Loop) -> Result<LoopKey> {
+        match self.key.get() {
+            Some(key) => Ok(key),
+            None => {
+                let key = waker::register_loop(lp)?;
+                self.key.set(Some(key));
+                Ok(key)
+            }
+        }
+    }
+
+    /// Stores `task` and returns its id. The loop is registered
+    /// ([`register`](Self::register)) and the caller records the id in the
+    /// task's header before anything looks the task up.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidState`] when the loop has 2^28 live tasks, or too many
     /// loops have tasks.
     pub(crate) fn insert(&self, lp: &Loop, task: Rc<dyn TaskAny>) -> Result<TaskId> {
-        let loop_index = match self.loop_index.get() {
-            Some(i) => i,
-            None => {
-                let i = waker::register_loop(lp)?;
-                self.loop_index.set(Some(i));
-                i
-            }
-        };
+        let loop_index = self.register(lp)?.index;
         let mut s = self.slots.borrow_mut();
-        let slot = match s.free.pop() {
-            Some(i) => i,
-            None => {
+        let (slot, generation) = match s.entries.get(s.free as usize) {
+            Some(&Slot::Vacant { generation, next }) => {
+                let slot = s.free;
+                s.free = next;
+                s.entries[slot as usize] = Slot::Occupied(task);
+                (slot, generation)
+            }
+            _ => {
                 let i = u32::try_from(s.entries.len()).unwrap_or(u32::MAX);
                 if i >= MAX_SLOTS {
                     return Err(Error::InvalidState("too many live tasks on this loop".into()));
                 }
-                s.entries.push(Slot { task: None, generation: 0 });
-                i
+                s.entries.push(Slot::Occupied(task));
+                (i, 0)
             }
         };
         s.len += 1;
-        let entry = &mut s.entries[slot as usize];
-        entry.task = Some(task);
-        Ok(TaskId::new(loop_index, slot, entry.generation))
+        Ok(TaskId::new(loop_index, slot, generation))
     }
 
     /// The live task `id` names, if any.
     pub(crate) fn get(&self, id: TaskId) -> Option<Rc<dyn TaskAny>> {
-        let s = self.slots.borrow();
-        match s.entries.get(id.slot()) {
-            Some(Slot { task: Some(t), generation }) if *generation == id.generation() => {
-                Some(t.clone())
-            }
-            _ => None,
-        }
+        self.slots.borrow().task(id).cloned()
     }
 
     /// Marks task `id` scheduled; returns whether it was not already (so the
     /// caller queues it once). `false` for a stale id or an ended task.
     pub(crate) fn mark_scheduled(&self, id: TaskId) -> bool {
-        let s = self.slots.borrow();
-        match s.entries.get(id.slot()) {
-            Some(Slot { task: Some(t), generation }) if *generation == id.generation() => {
+        match self.slots.borrow().task(id) {
+            Some(t) => {
                 let h = t.header();
-                !h.done() && !h.scheduled.replace(true)
+                !h.done() && !h.flags.replace(SCHEDULED, true)
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -97,38 +149,27 @@ impl TaskSlab {
     /// caller outside the slab's borrow.
     pub(crate) fn remove(&self, id: TaskId) -> Option<Rc<dyn TaskAny>> {
         let mut s = self.slots.borrow_mut();
-        let entry = s.entries.get_mut(id.slot())?;
-        if entry.generation != id.generation() {
-            return None;
-        }
-        let task = entry.task.take()?;
-        entry.generation = (entry.generation + 1) & GENERATION_MASK;
-        s.free.push(u32::try_from(id.slot()).unwrap_or(u32::MAX));
-        s.len -= 1;
-        Some(task)
+        s.task(id)?;
+        s.vacate(id.slot(), id)
     }
 
-    /// Empties the slab, handing back every task, and unregisters the loop
-    /// from the waker registries.
+    /// Empties the slab, handing back every task.
     pub(crate) fn take_all(&self) -> Vec<Rc<dyn TaskAny>> {
         let mut s = self.slots.borrow_mut();
-        let Slots { entries, free, len } = &mut *s;
-        let mut out = Vec::with_capacity(*len);
-        for (i, entry) in entries.iter_mut().enumerate() {
-            if let Some(t) = entry.task.take() {
-                entry.generation = (entry.generation + 1) & GENERATION_MASK;
-                free.push(u32::try_from(i).unwrap_or(u32::MAX));
-                out.push(t);
+        let mut out = Vec::with_capacity(s.len);
+        for i in 0..s.entries.len() {
+            if let Slot::Occupied(t) = &s.entries[i] {
+                let id = t.header().slot.get();
+                out.extend(s.vacate(i, id));
             }
         }
-        *len = 0;
         out
     }
 
     /// Forgets the loop's registration for wake-ups (close or drop).
     pub(crate) fn unregister(&self) {
-        if let Some(i) = self.loop_index.take() {
-            waker::unregister_loop(i);
+        if let Some(key) = self.key.take() {
+            waker::unregister_loop(key.index);
         }
     }
 
@@ -143,8 +184,10 @@ impl TaskSlab {
             .borrow()
             .entries
             .iter()
-            .filter_map(|e| e.task.clone())
-            .map(TaskRef)
+            .filter_map(|e| match e {
+                Slot::Occupied(t) => Some(TaskRef(t.clone())),
+                Slot::Vacant { .. } => None,
+            })
             .filter(|t| !t.done())
             .collect()
     }

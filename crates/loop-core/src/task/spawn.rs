@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use super::cell::{OkFuture, TaskAny, TaskCell, TaskHeader};
+use super::cell::{OkFuture, SCHEDULED, TaskAny, TaskCell, TaskHeader};
 use super::{LocalBoxFuture, Task, TaskRef};
 use crate::Loop;
 use crate::error::{Error, Result};
@@ -75,7 +75,7 @@ where
 }
 
 fn schedule(lp: &Loop, header: &TaskHeader) {
-    if !header.scheduled.replace(true) {
+    if !header.flags.replace(SCHEDULED, true) {
         lp.as_event_loop().schedule_task(header.slot.get());
     }
 }
@@ -94,7 +94,8 @@ where
     if lp.is_closed() {
         return Err(Error::LoopClosed);
     }
-    let header = TaskHeader::new(next_task_id(), name, site, lp.downgrade_rc());
+    let key = lp.common().tasks.register(lp)?;
+    let header = TaskHeader::new(next_task_id(), name, site, key);
     let Some(factory) = lp.common().task_factory() else {
         let cell = Rc::new(TaskCell::new(header, OkFuture { fut }));
         register(lp, &cell)?;

@@ -15,10 +15,10 @@
 //! (or a loop index reused by a later loop) may wake an unrelated task; that
 //! only causes a spurious poll, which every future must tolerate anyway.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 use std::sync::RwLock;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -36,8 +36,10 @@ const LOOP_BITS: u32 = 64 - SLOT_BITS - GENERATION_BITS;
 pub(crate) const GENERATION_MASK: u32 = (1 << GENERATION_BITS) - 1;
 /// The most slots a loop's slab may hold (live tasks at once).
 pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
-/// The most loops that may have tasks at the same time.
-const MAX_LOOPS: usize = 1 << LOOP_BITS;
+/// The most loops that may have tasks at the same time. The last loop
+/// index is never handed out: ids under it are [`TaskId::NONE`] and the
+/// [`TaskId::reserved`] markers.
+const MAX_LOOPS: usize = (1 << LOOP_BITS) - 1;
 
 // The id travels in a waker's data pointer.
 const _: () = assert!(usize::BITS >= 64, "tulip's task wakers need 64-bit pointers");
@@ -60,6 +62,13 @@ impl TaskId {
 
     /// An id no task has (the slot does not exist).
     pub(crate) const NONE: TaskId = TaskId(u64::MAX);
+
+    /// Marker `n` (below 2^20), an id no task has (its loop index is never
+    /// handed out) and different from [`NONE`](Self::NONE), for queues that
+    /// interleave task ids with other work.
+    pub(crate) const fn reserved(n: u64) -> TaskId {
+        TaskId(u64::MAX - 1 - n)
+    }
 
     pub(crate) fn loop_index(self) -> usize {
         (self.0 >> (SLOT_BITS + GENERATION_BITS)) as usize
@@ -115,10 +124,42 @@ fn wake_raw(data: *const ()) {
 
 fn drop_raw(_: *const ()) {}
 
+/// A loop's registration for task wake-ups: its loop index and a serial
+/// telling this registration from earlier and later ones of the same index
+/// on this thread (an index is reused once its loop closed).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct LoopKey {
+    pub(crate) index: u16,
+    pub(crate) serial: u32,
+}
+
+/// One registered loop of this thread.
+struct LocalLoop {
+    serial: u32,
+    lp: Weak<dyn EventLoop>,
+}
+
 thread_local! {
     /// The loops of this thread that have tasks, by loop index.
-    static LOCAL_LOOPS: RefCell<Vec<Option<Weak<dyn EventLoop>>>> =
-        const { RefCell::new(Vec::new()) };
+    static LOCAL_LOOPS: RefCell<Vec<Option<LocalLoop>>> = const { RefCell::new(Vec::new()) };
+    /// The serial of this thread's next registration.
+    static NEXT_SERIAL: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The loop registered under `key` on this thread, if it is still
+/// registered (not closed) and alive.
+pub(crate) fn local_loop(key: LoopKey) -> Option<Rc<dyn EventLoop>> {
+    LOCAL_LOOPS
+        .try_with(|l| {
+            let l = l.try_borrow().ok()?;
+            let entry = l.get(usize::from(key.index))?.as_ref()?;
+            if entry.serial != key.serial {
+                return None;
+            }
+            entry.lp.upgrade()
+        })
+        .ok()
+        .flatten()
 }
 
 /// The remote queues of every loop that has tasks, by loop index.
@@ -137,7 +178,7 @@ fn wake(id: TaskId) {
     let idx = id.loop_index();
     let local = LOCAL_LOOPS.try_with(|l| {
         let l = l.try_borrow().ok()?;
-        l.get(idx)?.as_ref().map(Weak::upgrade)
+        l.get(idx)?.as_ref().map(|e| e.lp.upgrade())
     });
     match local {
         // This thread owns the loop.
@@ -163,7 +204,7 @@ fn wake(id: TaskId) {
 /// # Errors
 ///
 /// [`Error::InvalidState`] when too many loops have tasks at once.
-pub(crate) fn register_loop(lp: &Loop) -> Result<u16> {
+pub(crate) fn register_loop(lp: &Loop) -> Result<LoopKey> {
     let remote = lp.remote().downgrade();
     let idx = {
         let mut reg = REMOTES.write().unwrap_or_else(|e| e.into_inner());
@@ -179,16 +220,17 @@ pub(crate) fn register_loop(lp: &Loop) -> Result<u16> {
             None => return Err(Error::InvalidState("too many event loops with tasks".into())),
         }
     };
-    let weak = lp.downgrade_rc();
+    let serial = NEXT_SERIAL.try_with(|n| n.replace(n.get().wrapping_add(1))).unwrap_or(0);
+    let entry = LocalLoop { serial, lp: lp.downgrade_rc() };
     let _ = LOCAL_LOOPS.try_with(|l| {
         let mut l = l.borrow_mut();
         let i = usize::from(idx);
         if l.len() <= i {
-            l.resize(i + 1, None);
+            l.resize_with(i + 1, || None);
         }
-        l[i] = Some(weak);
+        l[i] = Some(entry);
     });
-    Ok(idx)
+    Ok(LoopKey { index: idx, serial })
 }
 
 /// Forgets loop index `idx` (loop closed or dropped), on the loop's thread.
