@@ -97,16 +97,15 @@ impl TaskSlab {
         }
     }
 
-    /// Stores `task` and returns its id. The loop is registered
-    /// ([`register`](Self::register)) and the caller records the id in the
+    /// Stores `task` and returns its id. `key` is the loop's registration
+    /// ([`register`](Self::register)); the caller records the id in the
     /// task's header before anything looks the task up.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidState`] when the loop has 2^28 live tasks, or too many
-    /// loops have tasks.
-    pub(crate) fn insert(&self, lp: &Loop, task: Rc<dyn TaskAny>) -> Result<TaskId> {
-        let loop_index = self.register(lp)?.index;
+    /// [`Error::InvalidState`] when the loop has 2^28 live tasks.
+    pub(crate) fn insert(&self, key: LoopKey, task: Rc<dyn TaskAny>) -> Result<TaskId> {
+        let loop_index = key.index;
         let mut s = self.slots.borrow_mut();
         let (slot, generation) = match s.entries.get(s.free as usize) {
             Some(&Slot::Vacant { generation, next }) => {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use super::cell::{OkFuture, SCHEDULED, TaskAny, TaskCell, TaskHeader};
+use super::waker::LoopKey;
 use super::{LocalBoxFuture, Task, TaskRef};
 use crate::Loop;
 use crate::error::{Error, Result};
@@ -63,13 +64,13 @@ impl<T> Future for FactoryBody<T> {
 }
 
 /// Stores `cell` in the loop's slab and queues its first step.
-fn register<F, T>(lp: &Loop, cell: &Rc<TaskCell<F, T>>) -> Result<()>
+fn register<F, T>(lp: &Loop, key: LoopKey, cell: &Rc<TaskCell<F, T>>) -> Result<()>
 where
     F: Future<Output = Result<T>> + 'static,
     T: 'static,
 {
     let erased: Rc<dyn TaskAny> = cell.clone();
-    let id = lp.common().tasks.insert(lp, erased)?;
+    let id = lp.common().tasks.insert(key, erased)?;
     cell.header.slot.set(id);
     Ok(())
 }
@@ -98,14 +99,14 @@ where
     let header = TaskHeader::new(next_task_id(), name, site, key);
     let Some(factory) = lp.common().task_factory() else {
         let cell = Rc::new(TaskCell::new(header, OkFuture { fut }));
-        register(lp, &cell)?;
+        register(lp, key, &cell)?;
         schedule(lp, &cell.header);
         return Ok(Task { cell });
     };
     let out = Rc::new(Cell::new(None));
     let body = FactoryBody { wrapped: None, out: out.clone() };
     let cell = Rc::new(TaskCell::new(header, body));
-    register(lp, &cell)?;
+    register(lp, key, &cell)?;
     let erased_body: LocalBoxFuture<()> = Box::pin(async move { out.set(Some(fut.await)) });
     let me: Rc<dyn TaskAny> = cell.clone();
     let wrapped = match catch_unwind(AssertUnwindSafe(|| factory(lp, &TaskRef(me), erased_body))) {
