@@ -25,7 +25,11 @@ const RUNS: usize = 3;
 
 fn main() {
     if let Some(case) = isolated_case() {
-        run_timer_case(&case);
+        match case.split_once(':') {
+            Some(("spawn", which)) => println!("{}", spawn_case(which).as_secs_f64()),
+            Some(("timers", which)) => run_timer_case(which),
+            _ => panic!("unknown case {case}"),
+        }
         return;
     }
     print_header();
@@ -46,81 +50,99 @@ fn mops(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64() / 1e6
 }
 
-// ----- call_soon vs spawn_local -----
+// ----- call_soon and task spawn vs spawn_local -----
+//
+// Each implementation runs in its own process: 1M live tasks leave a large
+// heap behind, and a peer measured after another in the same process pays
+// for the first one's heap layout.
 
-fn call_soon_throughput() {
-    let lp = tulip::new_event_loop().unwrap();
-    let ours = best_of(RUNS, || {
-        let count = Rc::new(Cell::new(0usize));
-        for _ in 0..CALLBACKS {
-            let c = count.clone();
-            lp.call_soon(move || c.set(c.get() + 1)).unwrap();
+/// Best wall time of [`RUNS`] runs of one spawn case, in this process:
+/// `callsoon` (tulip's call_soon), `tulip` (create_task), `tokio`
+/// (spawn_local on a LocalSet), `smol` (LocalExecutor::spawn).
+fn spawn_case(which: &str) -> Duration {
+    let n = TASKS;
+    let sample = match which {
+        "callsoon" => {
+            let lp = tulip::new_event_loop().unwrap();
+            let s = best_of(RUNS, || {
+                let count = Rc::new(Cell::new(0usize));
+                for _ in 0..CALLBACKS {
+                    let c = count.clone();
+                    lp.call_soon(move || c.set(c.get() + 1)).unwrap();
+                }
+                let l2 = lp.clone();
+                lp.call_soon(move || l2.stop()).unwrap();
+                lp.run_forever().unwrap();
+                assert_eq!(count.get(), CALLBACKS);
+            });
+            lp.close().unwrap();
+            s
         }
-        let l2 = lp.clone();
-        lp.call_soon(move || l2.stop()).unwrap();
-        lp.run_forever().unwrap();
-        assert_eq!(count.get(), CALLBACKS);
-    });
-    lp.close().unwrap();
-    let (tokio, smol) = spawn_peers(CALLBACKS);
-    let mut t = Table::new("call_soon: 1M callbacks (peers: spawn_local)", "M/s", Better::Higher);
-    t.row("tulip call_soon", mops(CALLBACKS, ours.wall));
-    t.row("tokio spawn_local", mops(CALLBACKS, tokio.wall));
-    t.row("smol LocalExecutor spawn", mops(CALLBACKS, smol.wall));
-    t.print();
-}
-
-/// Peers: spawn `n` trivial tasks and run them all.
-fn spawn_peers(n: usize) -> (tulip_bench::Sample, tulip_bench::Sample) {
-    let tokio = best_of(RUNS, || {
-        tokio_local(async {
+        "tulip" => {
+            let lp = tulip::new_event_loop().unwrap();
+            let s = best_of(RUNS, || {
+                let l2 = lp.clone();
+                lp.run_until_complete(async move {
+                    let count = Rc::new(Cell::new(0usize));
+                    for _ in 0..n {
+                        let c = count.clone();
+                        drop(l2.create_task(async move { c.set(c.get() + 1) }).unwrap());
+                    }
+                    while count.get() < n {
+                        tulip::sleep(Duration::ZERO).await.unwrap();
+                    }
+                })
+                .unwrap();
+            });
+            lp.close().unwrap();
+            s
+        }
+        "tokio" => best_of(RUNS, || {
+            tokio_local(async {
+                let count = Rc::new(Cell::new(0usize));
+                for _ in 0..n {
+                    let c = count.clone();
+                    drop(tokio::task::spawn_local(async move { c.set(c.get() + 1) }));
+                }
+                while count.get() < n {
+                    tokio::task::yield_now().await;
+                }
+            })
+        }),
+        "smol" => best_of(RUNS, || {
+            let ex = async_executor::LocalExecutor::new();
             let count = Rc::new(Cell::new(0usize));
             for _ in 0..n {
                 let c = count.clone();
-                drop(tokio::task::spawn_local(async move { c.set(c.get() + 1) }));
+                ex.spawn(async move { c.set(c.get() + 1) }).detach();
             }
-            while count.get() < n {
-                tokio::task::yield_now().await;
-            }
-        })
-    });
-    let smol = best_of(RUNS, || {
-        let ex = async_executor::LocalExecutor::new();
-        let count = Rc::new(Cell::new(0usize));
-        for _ in 0..n {
-            let c = count.clone();
-            ex.spawn(async move { c.set(c.get() + 1) }).detach();
-        }
-        while ex.try_tick() {}
-        assert_eq!(count.get(), n);
-    });
-    (tokio, smol)
+            while ex.try_tick() {}
+            assert_eq!(count.get(), n);
+        }),
+        other => panic!("unknown spawn case {other}"),
+    };
+    sample.wall
 }
 
-// ----- task spawn + complete -----
+/// Runs a spawn case in a child process and returns its best wall time.
+fn isolated_spawn(which: &str) -> Duration {
+    let out = run_isolated(&format!("spawn:{which}"));
+    Duration::from_secs_f64(out.trim().parse().expect("seconds"))
+}
+
+fn call_soon_throughput() {
+    let mut t = Table::new("call_soon: 1M callbacks (peers: spawn_local)", "M/s", Better::Higher);
+    t.row("tulip call_soon", mops(CALLBACKS, isolated_spawn("callsoon")));
+    t.row("tokio spawn_local", mops(CALLBACKS, isolated_spawn("tokio")));
+    t.row("smol LocalExecutor spawn", mops(CALLBACKS, isolated_spawn("smol")));
+    t.print();
+}
 
 fn task_spawn() {
-    let lp = tulip::new_event_loop().unwrap();
-    let ours = best_of(RUNS, || {
-        let l2 = lp.clone();
-        lp.run_until_complete(async move {
-            let count = Rc::new(Cell::new(0usize));
-            for _ in 0..TASKS {
-                let c = count.clone();
-                drop(l2.create_task(async move { c.set(c.get() + 1) }).unwrap());
-            }
-            while count.get() < TASKS {
-                tulip::sleep(Duration::ZERO).await.unwrap();
-            }
-        })
-        .unwrap();
-    });
-    lp.close().unwrap();
-    let (tokio, smol) = spawn_peers(TASKS);
     let mut t = Table::new("tasks: 1M spawn + complete", "M/s", Better::Higher);
-    t.row("tulip create_task", mops(TASKS, ours.wall));
-    t.row("tokio spawn_local", mops(TASKS, tokio.wall));
-    t.row("smol LocalExecutor spawn", mops(TASKS, smol.wall));
+    t.row("tulip create_task", mops(TASKS, isolated_spawn("tulip")));
+    t.row("tokio spawn_local", mops(TASKS, isolated_spawn("tokio")));
+    t.row("smol LocalExecutor spawn", mops(TASKS, isolated_spawn("smol")));
     t.print();
 }
 
@@ -217,7 +239,7 @@ fn timers() {
         ("tokio", "tokio sleep tasks"),
         ("smol", "smol Timer tasks"),
     ] {
-        let out = run_isolated(case);
+        let out = run_isolated(&format!("timers:{case}"));
         let mut it = out.split_whitespace().map(|v| v.parse::<f64>().unwrap());
         let (c, m) = (it.next().unwrap(), it.next().unwrap());
         cpu.row(name, c);
