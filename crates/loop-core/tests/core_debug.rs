@@ -7,7 +7,7 @@ mod core_util;
 
 use std::time::Duration;
 
-use core_util::{Captured, Recorder, is_child, run_child};
+use core_util::{Captured, Recorder, busy_for, is_child, run_child};
 use loop_core::test_util::TestLoop;
 use loop_core::{DEBUG_ENV_VAR, DEFAULT_SLOW_CALLBACK_DURATION, Loop};
 
@@ -112,7 +112,7 @@ fn a_really_slow_callback_is_reported_with_the_default_threshold() {
         let t = TestLoop::new().unwrap();
         t.set_debug(true);
         // The callback under test is slow on purpose.
-        t.call_soon(|| std::thread::sleep(Duration::from_millis(150))).unwrap();
+        t.call_soon(|| busy_for(Duration::from_millis(150))).unwrap();
         t.stop();
         t.run_forever().unwrap();
         t.close().unwrap();

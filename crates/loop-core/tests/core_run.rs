@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use core_util::drop_flag;
+use core_util::{busy_for, drop_flag};
 use loop_core::{Error, Loop, TaskRef, get_running_loop, run, sleep};
 
 #[test]
@@ -79,7 +79,7 @@ fn run_shuts_the_default_executor_down_and_waits_for_it() {
         drop(lp.run_in_executor(move || {
             release_rx.recv_timeout(core_util::LIMIT).unwrap();
             // Still busy when the main future has returned.
-            std::thread::sleep(Duration::from_millis(100));
+            busy_for(Duration::from_millis(100));
             f.store(true, Ordering::SeqCst);
         }));
         release_tx.send(()).unwrap();

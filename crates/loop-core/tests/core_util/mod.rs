@@ -135,20 +135,25 @@ pub(crate) fn run_child(name: &str, envs: &[(&str, Option<&str>)]) {
         };
     }
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn the test binary");
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+    let child = cmd.spawn().expect("spawn the test binary");
+    let pid = child.id();
+    // A thread owns the child and collects its output (reading while it
+    // runs, so a chatty child never blocks on a full pipe); we wait for
+    // that with a deadline.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(LIMIT) {
+        Ok(out) => out.expect("child output"),
+        Err(_) => {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
             panic!("child test {name} did not finish within {LIMIT:?}");
         }
-        std::thread::sleep(Duration::from_millis(5));
     };
-    let out = child.wait_with_output().expect("child output");
+    let status = out.status;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -244,4 +249,13 @@ impl tracing::Subscriber for Recorder {
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Keeps the calling thread busy for `d`: a deliberately slow callback or
+/// executor job (CPU-bound, as slow callbacks usually are).
+pub(crate) fn busy_for(d: Duration) {
+    let t0 = Instant::now();
+    while t0.elapsed() < d {
+        std::hint::spin_loop();
+    }
 }
