@@ -17,6 +17,14 @@ const BENCHES: &[(&str, &str)] = &[
     ("tcp", "TCP and UDP echo"),
 ];
 
+/// How the figures are taken, printed under the header.
+const METHOD: &str = "How: the call_soon, task and timer rows run each implementation in its \
+own process (1M live tasks leave a heap that would flatter or burden whoever runs next); the \
+echo rows pin the single-threaded server to CPU 0 and the load generator to CPU 1 and keep \
+each implementation's best of three interleaved rounds (unpinned, every implementation, the \
+hand-written floor included, swung between two regimes); the wake-up latency rows pool three \
+interleaved rounds of 2,000 samples.\n";
+
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let selected: Vec<&(&str, &str)> =
         BENCHES.iter().filter(|(n, _)| args.is_empty() || args.iter().any(|a| a == n)).collect();
@@ -29,6 +37,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
          machine. The last column is tulip's figure against the best peer's, oriented so that \
          above 1.00x means tulip is better. Rows named `floor` are reference points, not peers.\n"
     );
+    let _ = writeln!(doc, "{METHOD}");
     for (name, title) in selected {
         let out = bench_output(name)?;
         let _ = writeln!(doc, "## {title}\n");
