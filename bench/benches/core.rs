@@ -28,6 +28,16 @@ fn main() {
         match case.split_once(':') {
             Some(("spawn", which)) => println!("{}", spawn_case(which).as_secs_f64()),
             Some(("timers", which)) => run_timer_case(which),
+            Some(("latency", which)) => {
+                let samples = match which {
+                    "tulip" => latency_tulip(),
+                    "tokio" => latency_tokio(),
+                    "smol" => latency_smol(),
+                    other => panic!("unknown latency case {other}"),
+                };
+                let line: Vec<String> = samples.iter().map(|d| d.as_nanos().to_string()).collect();
+                println!("{}", line.join(" "));
+            }
             _ => panic!("unknown case {case}"),
         }
         return;
@@ -342,27 +352,32 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
 }
 
 /// Idle wake-up latency: the loop is blocked in its selector with nothing
-/// to do; another thread schedules a call and we time until it runs. The
-/// three implementations are measured in interleaved rounds so that machine
-/// noise hits them alike.
+/// to do; another thread schedules a call and we time until it runs. Each
+/// implementation runs in its own process (sharing one skews the tail), in
+/// three interleaved rounds whose samples are pooled.
 fn wakeup_latency() {
     let (mut ours, mut tokio, mut smol) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
-        ours.extend(latency_tulip());
-        tokio.extend(latency_tokio());
-        smol.extend(latency_smol());
+        ours.extend(isolated_latency("tulip"));
+        tokio.extend(isolated_latency("tokio"));
+        smol.extend(isolated_latency("smol"));
     }
     for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
-        let mut t = Table::new(
-            format!("idle wake-up latency {label} (peers parked in their epoll reactor)"),
-            "µs",
-            Better::Lower,
-        );
+        let title = format!("idle wake-up latency {label} (peers parked in their epoll reactor)");
+        let mut t = Table::new(title, "µs", Better::Lower);
         t.row("tulip call_soon_threadsafe", percentile(&mut ours, p));
         t.row("tokio Handle::spawn", percentile(&mut tokio, p));
         t.row("smol Executor::spawn", percentile(&mut smol, p));
         t.print();
     }
+}
+
+/// Runs one latency case in a child process and returns its samples.
+fn isolated_latency(which: &str) -> Vec<Duration> {
+    run_isolated(&format!("latency:{which}"))
+        .split_whitespace()
+        .map(|n| Duration::from_nanos(n.parse().expect("nanoseconds")))
+        .collect()
 }
 
 /// Sends [`LATENCY_SAMPLES`] timestamps from another thread, 200 µs apart,

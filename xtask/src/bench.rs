@@ -23,7 +23,7 @@ own process (1M live tasks leave a heap that would flatter or burden whoever run
 echo rows pin the single-threaded server to CPU 0 and the load generator to CPU 1 and keep \
 each implementation's best of three interleaved rounds (unpinned, every implementation, the \
 hand-written floor included, swung between two regimes); the wake-up latency rows pool three \
-interleaved rounds of 2,000 samples.\n";
+interleaved rounds of 2,000 samples, each implementation in its own process.\n";
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let selected: Vec<&(&str, &str)> =
