@@ -179,15 +179,7 @@ fn a_writer_fires_when_the_fd_becomes_writable() {
     let _s = serial();
     let lp = Loop::new().unwrap();
     let (a, b) = pair();
-    // Fill the socket so it is not writable.
-    let chunk = [0u8; 4096];
-    loop {
-        match (&a).write(&chunk) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
+    fill_until_blocked(&a);
     let fired = Rc::new(Cell::new(0));
     let (f, lp2) = (fired.clone(), lp.clone());
     lp.add_writer(&a, move || {
@@ -330,14 +322,7 @@ fn a_writer_on_a_half_closed_full_socket_does_not_spin() {
     let _s = serial();
     let t = TestLoop::new().unwrap();
     let (a, b) = pair();
-    let chunk = [0u8; 4096];
-    loop {
-        match (&a).write(&chunk) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
+    fill_until_blocked(&a);
     b.shutdown(Shutdown::Write).unwrap(); // `a` sees the peer's half-close
     let fired = Rc::new(Cell::new(0));
     let f = fired.clone();
@@ -390,4 +375,17 @@ fn a_writer_on_a_half_closed_full_socket_does_not_spin() {
     assert!(t.remove_reader(&wake).unwrap());
     drop(b);
     t.close().unwrap();
+}
+
+/// Writes into non-blocking `sock` until the kernel refuses more, so the
+/// socket is not writable until its peer reads.
+fn fill_until_blocked(mut sock: &UnixStream) {
+    let chunk = [0u8; 4096];
+    loop {
+        match sock.write(&chunk) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) => panic!("{e}"),
+        }
+    }
 }

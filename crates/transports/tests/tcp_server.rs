@@ -9,6 +9,19 @@ use std::time::Duration;
 use loop_transports::{Address, ConnectOptions, Error, Family, Hosts, NetExt, ServerOptions};
 use util::{Echo, Recorder, run, wait_until, within};
 
+/// An echo server on an ephemeral 127.0.0.1 port, created with
+/// `start_serving: false`.
+async fn unstarted_server(lp: &loop_core::Loop) -> loop_transports::Server {
+    lp.create_server(
+        Echo::default,
+        "127.0.0.1",
+        0,
+        ServerOptions { start_serving: false, ..Default::default() },
+    )
+    .await
+    .unwrap()
+}
+
 async fn echo_roundtrip(lp: &loop_core::Loop, host: &str, port: u16) {
     let l2 = lp.clone();
     let (t, c) = lp
@@ -69,15 +82,7 @@ fn several_hosts_one_port_each() {
 #[test]
 fn start_serving_flag_and_idempotent_start() {
     run(|lp| async move {
-        let server = lp
-            .create_server(
-                Echo::default,
-                "127.0.0.1",
-                0,
-                ServerOptions { start_serving: false, ..Default::default() },
-            )
-            .await
-            .unwrap();
+        let server = unstarted_server(&lp).await;
         assert!(!server.is_serving());
         server.start_serving().await.unwrap();
         server.start_serving().await.unwrap();
@@ -93,15 +98,7 @@ fn start_serving_flag_and_idempotent_start() {
 #[test]
 fn serve_forever_one_at_a_time_and_cancellation_closes() {
     run(|lp| async move {
-        let server = lp
-            .create_server(
-                Echo::default,
-                "127.0.0.1",
-                0,
-                ServerOptions { start_serving: false, ..Default::default() },
-            )
-            .await
-            .unwrap();
+        let server = unstarted_server(&lp).await;
         let s2 = server.clone();
         let task = lp.create_task(async move { s2.serve_forever().await }).unwrap();
         wait_until("serving", || server.is_serving()).await;
@@ -111,15 +108,7 @@ fn serve_forever_one_at_a_time_and_cancellation_closes() {
         assert!(matches!(task.await, Err(loop_core::Error::Cancelled)));
         assert!(server.is_closed(), "cancelling serve_forever closes the server");
         // close() ends a running serve_forever normally.
-        let server = lp
-            .create_server(
-                Echo::default,
-                "127.0.0.1",
-                0,
-                ServerOptions { start_serving: false, ..Default::default() },
-            )
-            .await
-            .unwrap();
+        let server = unstarted_server(&lp).await;
         let s2 = server.clone();
         let task = lp.create_task(async move { s2.serve_forever().await }).unwrap();
         wait_until("serving", || server.is_serving()).await;
