@@ -45,21 +45,31 @@ impl<E: Into<loop_core::Error>> ClientOutcome for Result<(), E> {
 /// Marker types that let [`start_server`](crate::start_server) take a plain
 /// or an async callback (inferred; you never name them).
 pub mod marker {
-    /// A plain closure `Fn(StreamReader, StreamWriter)`.
+    /// The callback returns a [`ClientOutcome`](super::ClientOutcome): it is
+    /// a plain closure, run inside `connection_made`.
     #[derive(Debug)]
     pub enum Plain {}
-    /// A closure returning a future (`|r, w| async move { … }`).
+    /// The callback returns a future (`|r, w| async move { … }`), run as
+    /// its own task.
     #[derive(Debug)]
     pub enum Async {}
 }
 
-/// A client callback: `Fn(StreamReader, StreamWriter) -> O` where `O` is
-/// `()` / a `Result` ([`ClientOutcome`]) — called inside `connection_made`
-/// — or a future of one, run as its own task. `M` is a [`marker`] type the
-/// compiler infers.
-pub trait ClientCallback<M>: 'static {
-    /// Type-erases the callback.
-    fn into_handler(self) -> ClientHandler;
+/// What a client callback returns: a [`ClientOutcome`] (`()` or a
+/// `Result`) for a plain closure, or a future of one for an async closure.
+/// `M` is a [`marker`] type the compiler infers.
+pub trait ClientReturn<M>: 'static {
+    /// Starts the callback's work.
+    fn into_start(self) -> ClientStart;
+}
+
+/// The started work of a client callback (see [`ClientReturn`]); opaque.
+pub struct ClientStart(Started);
+
+impl fmt::Debug for ClientStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientStart")
+    }
 }
 
 enum Started {
@@ -67,37 +77,39 @@ enum Started {
     Task(LocalBoxFuture<Result<(), loop_core::Error>>),
 }
 
-/// A type-erased client callback (see [`ClientCallback`]).
+impl<O: ClientOutcome + 'static> ClientReturn<marker::Plain> for O {
+    fn into_start(self) -> ClientStart {
+        ClientStart(Started::Done(self.into_result()))
+    }
+}
+
+impl<Fut> ClientReturn<marker::Async> for Fut
+where
+    Fut: Future + 'static,
+    Fut::Output: ClientOutcome,
+{
+    fn into_start(self) -> ClientStart {
+        ClientStart(Started::Task(Box::pin(async move { self.await.into_result() })))
+    }
+}
+
+/// A type-erased client callback.
 #[derive(Clone)]
-pub struct ClientHandler(Rc<dyn Fn(StreamReader, StreamWriter) -> Started>);
+pub(crate) struct ClientHandler(Rc<dyn Fn(StreamReader, StreamWriter) -> ClientStart>);
+
+impl ClientHandler {
+    pub(crate) fn new<F, R, M>(callback: F) -> Self
+    where
+        F: Fn(StreamReader, StreamWriter) -> R + 'static,
+        R: ClientReturn<M>,
+    {
+        ClientHandler(Rc::new(move |r, w| callback(r, w).into_start()))
+    }
+}
 
 impl fmt::Debug for ClientHandler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ClientHandler")
-    }
-}
-
-impl<F, O> ClientCallback<marker::Plain> for F
-where
-    F: Fn(StreamReader, StreamWriter) -> O + 'static,
-    O: ClientOutcome,
-{
-    fn into_handler(self) -> ClientHandler {
-        ClientHandler(Rc::new(move |r, w| Started::Done(self(r, w).into_result())))
-    }
-}
-
-impl<F, Fut> ClientCallback<marker::Async> for F
-where
-    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
-    Fut: Future + 'static,
-    Fut::Output: ClientOutcome,
-{
-    fn into_handler(self) -> ClientHandler {
-        ClientHandler(Rc::new(move |r, w| {
-            let fut = self(r, w);
-            Started::Task(Box::pin(async move { fut.await.into_result() }))
-        }))
     }
 }
 
@@ -109,7 +121,7 @@ pub(crate) fn start(
     writer: StreamWriter,
     transport: &TransportRef,
 ) {
-    let started = catch_unwind(AssertUnwindSafe(|| (handler.0)(reader, writer)));
+    let started = catch_unwind(AssertUnwindSafe(|| (handler.0)(reader, writer).0));
     match started {
         Err(payload) => fail(lp, transport, panicked(&*payload), None),
         Ok(Started::Done(Ok(()))) => {}

@@ -6,7 +6,7 @@
 use loop_core::{Loop, get_running_loop};
 use loop_transports::{Hosts, NetExt, Server, TransportRef, UnixAddress};
 
-use crate::client::{ClientCallback, ClientHandler};
+use crate::client::{ClientHandler, ClientReturn};
 use crate::error::Result;
 use crate::options::{
     StreamConnectOptions, StreamServerOptions, UnixStreamConnectOptions, UnixStreamServerOptions,
@@ -51,7 +51,7 @@ pub async fn open_connection(
 ///
 /// `client_connected` may be a plain closure — called as the connection is
 /// made — or return a future, which runs as its own task. It may return
-/// `()` or a `Result` ([`ClientOutcome`](crate::ClientOutcome)). When it
+/// (or resolve to) `()` or a `Result` ([`ClientOutcome`](crate::ClientOutcome)). When it
 /// panics or returns an error, the failure is reported to the loop's
 /// exception handler ("Unhandled exception in client_connected_cb"), that
 /// connection is closed, and the server keeps serving. A connection is also
@@ -62,7 +62,7 @@ pub async fn open_connection(
 /// use loop_streams::{StreamServerOptions, start_server};
 /// # async fn demo() -> loop_streams::Result<()> {
 /// let server = start_server(
-///     |reader: loop_streams::StreamReader, writer: loop_streams::StreamWriter| async move {
+///     |reader, writer| async move {
 ///         let line = reader.readline().await?;
 ///         writer.write(&line)?;
 ///         writer.drain().await
@@ -86,17 +86,18 @@ pub async fn open_connection(
 ///
 /// Dropping the future before it completes closes the sockets opened so
 /// far.
-pub async fn start_server<C, M>(
-    client_connected: C,
+pub async fn start_server<F, R, M>(
+    client_connected: F,
     hosts: impl Into<Hosts>,
     port: u16,
     opts: StreamServerOptions,
 ) -> Result<Server>
 where
-    C: ClientCallback<M>,
+    F: Fn(StreamReader, StreamWriter) -> R + 'static,
+    R: ClientReturn<M>,
 {
     let lp = get_running_loop()?;
-    let factory = server_factory(&lp, opts.limit, client_connected.into_handler())?;
+    let factory = server_factory(&lp, opts.limit, ClientHandler::new(client_connected))?;
     Ok(lp.create_server(factory, hosts, port, opts.server).await?)
 }
 
@@ -136,16 +137,17 @@ pub async fn open_unix_connection(
 /// # Cancel safety
 ///
 /// Dropping the future early closes the socket.
-pub async fn start_unix_server<C, M>(
-    client_connected: C,
+pub async fn start_unix_server<F, R, M>(
+    client_connected: F,
     path: impl Into<Option<UnixAddress>>,
     opts: UnixStreamServerOptions,
 ) -> Result<Server>
 where
-    C: ClientCallback<M>,
+    F: Fn(StreamReader, StreamWriter) -> R + 'static,
+    R: ClientReturn<M>,
 {
     let lp = get_running_loop()?;
-    let factory = server_factory(&lp, opts.limit, client_connected.into_handler())?;
+    let factory = server_factory(&lp, opts.limit, ClientHandler::new(client_connected))?;
     Ok(lp.create_unix_server(factory, path.into(), opts.server).await?)
 }
 

@@ -28,15 +28,12 @@
 //!
 //! ```
 //! use loop_core::Loop;
-//! use loop_streams::{
-//!     StreamConnectOptions, StreamReader, StreamServerOptions, StreamWriter, open_connection,
-//!     start_server,
-//! };
+//! use loop_streams::{StreamConnectOptions, StreamServerOptions, open_connection, start_server};
 //!
 //! let lp = Loop::new()?;
 //! let reply = lp.run_until_complete(async {
 //!     let server = start_server(
-//!         |reader: StreamReader, writer: StreamWriter| async move {
+//!         |reader, writer| async move {
 //!             loop {
 //!                 let line = reader.readline().await?;
 //!                 if line.is_empty() {
@@ -85,7 +82,7 @@ mod reader_io;
 mod writer;
 mod writer_io;
 
-pub use client::{ClientCallback, ClientHandler, ClientOutcome, marker};
+pub use client::{ClientOutcome, ClientReturn, ClientStart, marker};
 pub use error::{Error, Result};
 pub use factories::{open_connection, open_unix_connection, start_server, start_unix_server};
 pub use options::{
