@@ -37,6 +37,10 @@ struct FeedState {
     reading_to_eof: bool,
 }
 
+/// The waiter token of polls through the `futures-io` traits (see
+/// [`Feed::wait`]); read futures get tokens from 1 up.
+pub(crate) const IO_TOKEN: u64 = 0;
+
 /// The shared, fed side of a reader.
 pub(crate) struct Feed {
     st: RefCell<FeedState>,
@@ -195,6 +199,12 @@ impl Feed {
     /// transport is resumed first: waiting on a paused transport would never
     /// end (asyncio's `_wait_for_data`).
     ///
+    /// [`IO_TOKEN`] is the token of polls through the `futures-io` traits.
+    /// Those hold `&mut StreamReader`, so no other read of the reader can be
+    /// alive while they poll, and none can be while a read future borrows
+    /// it: a registration with or against `IO_TOKEN` is always a stale one
+    /// (a poll that was abandoned) and is replaced.
+    ///
     /// # Errors
     ///
     /// [`Error::ConcurrentRead`] when another read is already waiting.
@@ -202,7 +212,13 @@ impl Feed {
         let resume = {
             let mut st = self.st.borrow_mut();
             match &mut st.waiter {
-                Some((t, _)) if *t != token => return Err(Error::ConcurrentRead { method }),
+                Some((t, _)) if *t != token && *t != IO_TOKEN && token != IO_TOKEN => {
+                    return Err(Error::ConcurrentRead { method });
+                }
+                Some((t, w)) if *t != token => {
+                    *t = token;
+                    w.clone_from(cx.waker());
+                }
                 Some((_, w)) => w.clone_from(cx.waker()),
                 None => st.waiter = Some((token, cx.waker().clone())),
             }

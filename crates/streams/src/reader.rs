@@ -11,7 +11,7 @@ use loop_transports::TransportRef;
 
 use crate::buffer::{self, ReadBuffer, Separators, UntilScan};
 use crate::error::{Error, Result};
-use crate::feed::Feed;
+use crate::feed::{Feed, IO_TOKEN};
 use crate::options::{DEFAULT_LIMIT, check_limit};
 use crate::writer::CloseGuard;
 
@@ -59,8 +59,6 @@ use crate::writer::CloseGuard;
 pub struct StreamReader {
     buf: RefCell<ReadBuffer>,
     feed: Rc<Feed>,
-    /// The waiter token of polls through the `futures-io` traits.
-    io_token: u64,
     /// Closes the connection once the reader and every writer are dropped
     /// (set for the pairs the factories make).
     guard: Option<Rc<CloseGuard>>,
@@ -88,8 +86,7 @@ impl StreamReader {
     }
 
     fn from_feed(feed: Rc<Feed>) -> Self {
-        let io_token = feed.new_token();
-        StreamReader { buf: RefCell::new(ReadBuffer::default()), feed, io_token, guard: None }
+        StreamReader { buf: RefCell::new(ReadBuffer::default()), feed, guard: None }
     }
 
     pub(crate) fn feed(&self) -> &Rc<Feed> {
@@ -330,10 +327,6 @@ impl StreamReader {
         }
     }
 
-    pub(crate) fn io_token(&self) -> u64 {
-        self.io_token
-    }
-
     /// The buffer, for `AsyncBufRead` (which holds `&mut self`).
     pub(crate) fn buf_mut(&mut self) -> &mut ReadBuffer {
         self.buf.get_mut()
@@ -362,7 +355,7 @@ impl Default for StreamReader {
 
 impl Drop for StreamReader {
     fn drop(&mut self) {
-        self.feed.release(self.io_token);
+        self.feed.release(IO_TOKEN);
     }
 }
 

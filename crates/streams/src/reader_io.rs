@@ -7,12 +7,13 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncBufRead, AsyncRead};
 
+use crate::feed::IO_TOKEN;
 use crate::reader::StreamReader;
 
 /// `poll_read` returns what is buffered, up to `buf.len()` (like
 /// [`read`](StreamReader::read)); `Ok(0)` at EOF. Errors are the reader's,
-/// as `io::Error`s (see [`Error`](crate::Error)'s conversion): the stored
-/// exception, or `ResourceBusy` when another read is waiting.
+/// as `io::Error`s (see [`Error`](crate::Error)'s conversion). A poll that was
+/// abandoned (its future dropped mid-read) never blocks a later read.
 impl AsyncRead for StreamReader {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -23,7 +24,7 @@ impl AsyncRead for StreamReader {
         if out.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let mut token = Some(this.io_token());
+        let mut token = Some(IO_TOKEN);
         let mut step = |buf: &mut crate::buffer::ReadBuffer, eof: bool, _: usize| {
             if !buf.is_empty() {
                 Some(Ok(buf.copy_to(out)))
@@ -43,7 +44,7 @@ impl AsyncRead for StreamReader {
 impl AsyncBufRead for StreamReader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
-        let mut token = Some(this.io_token());
+        let mut token = Some(IO_TOKEN);
         let mut step = |buf: &mut crate::buffer::ReadBuffer, eof: bool, _: usize| {
             (eof || !buf.is_empty()).then_some(Ok(()))
         };
