@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fake;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::io::Read;
