@@ -6,9 +6,18 @@ use std::time::{Duration, Instant};
 use crate::{cargo, workspace_root};
 
 /// Examples that finish by themselves, run to completion by `ci`. Examples
-/// that serve until interrupted (`tcp_echo_server`) are only built.
-const TERMINATING_EXAMPLES: &[&str] =
-    &["hello_world", "display_date", "watch_fd", "signals", "udp_echo", "unix_echo", "tour"];
+/// that serve until interrupted (`tcp_echo_server`,
+/// `tcp_echo_server_streams`) are only built.
+const TERMINATING_EXAMPLES: &[&str] = &[
+    "hello_world",
+    "display_date",
+    "watch_fd",
+    "signals",
+    "udp_echo",
+    "unix_echo",
+    "tcp_echo_client_streams",
+    "tour",
+];
 
 /// How long one example may run before it counts as hung.
 const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(120);

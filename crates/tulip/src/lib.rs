@@ -29,6 +29,7 @@
 
 pub use loop_core as core;
 pub use loop_signals as signals;
+pub use loop_streams as streams;
 pub use loop_sync as sync;
 pub use loop_transports as transports;
 
@@ -69,6 +70,10 @@ pub mod prelude {
         timeout_at, wait, wait_for,
     };
     pub use loop_signals::{Signal, SignalExt};
+    pub use loop_streams::{
+        StreamReader, StreamWriter, open_connection, open_unix_connection, start_server,
+        start_unix_server,
+    };
     pub use loop_transports::{
         BaseProtocol, BaseTransport, BufferedProtocol, DatagramProtocol, DatagramTransport, NetExt,
         Protocol, ReadTransport, SockExt, Transport, TransportRef, WriteTransport,
