@@ -63,7 +63,7 @@ pub(crate) struct DrainState {
 /// yields once to the loop when the buffer is over the high-water mark and
 /// no pause has been delivered yet, then waits for `resume_writing` like
 /// asyncio. Set the marks with
-/// [`WriteTransport::set_write_buffer_limits`] on
+/// [`WriteTransport::set_write_buffer_limits`](loop_transports::WriteTransport::set_write_buffer_limits) on
 /// [`transport`](StreamWriter::transport).
 pub struct StreamWriter {
     transport: TransportRef,
@@ -125,7 +125,7 @@ impl StreamWriter {
     ///
     /// # Errors
     ///
-    /// As [`WriteTransport::write_eof`]: called twice, after `close`, or
+    /// As [`WriteTransport::write_eof`](loop_transports::WriteTransport::write_eof): called twice, after `close`, or
     /// on a transport that cannot.
     pub fn write_eof(&self) -> Result<()> {
         Ok(self.transport.write_eof()?)
