@@ -9,7 +9,8 @@
 //!
 //! The binary re-executes itself with `TULIP_STREAMS_SERVER=<impl>` to act
 //! as a server. `TULIP_BENCH_SECS` sets the measured time per case (default
-//! 1.5 s), `TULIP_BENCH_ROUNDS` the rounds (default 3).
+//! 1.5 s), `TULIP_BENCH_ROUNDS` the rounds (default 3), and
+//! `TULIP_BENCH_ONLY=<bytes>x<conns>` (say `10240x100`) runs one case.
 
 use std::cell::Cell;
 use std::io::{BufRead, BufReader};
@@ -42,9 +43,13 @@ fn main() {
         .unwrap_or(ROUNDS)
         .max(1);
     let measure = Duration::from_secs_f64(secs);
+    let only = std::env::var("TULIP_BENCH_ONLY").unwrap_or_default();
     print_header();
     for &size in &SIZES {
         for &conns in &CONNS {
+            if !only.is_empty() && only != format!("{size}x{conns}") {
+                continue;
+            }
             let name = format!("streams echo {}KiB x{conns}", size / 1024);
             let mut rate = Table::new(format!("{name} msgs/s"), "msg/s", Better::Higher);
             let mut cpu = Table::new(format!("{name} server CPU/msg"), "us", Better::Lower);

@@ -4,6 +4,9 @@
 
 use crate::error::{Error, Result};
 
+/// The largest allocation an emptied buffer keeps for the next bytes.
+const SPARE_MAX: usize = 256 * 1024;
+
 /// Bytes received and not consumed yet: a `Vec` read from `start`.
 ///
 /// Consuming advances `start`; the front is compacted only when new bytes
@@ -64,13 +67,25 @@ impl ReadBuffer {
         if self.start == self.data.len() {
             self.data.clear();
             self.start = 0;
+            if self.data.capacity() > SPARE_MAX {
+                // A burst is over: do not keep its memory for an idle
+                // connection.
+                self.data = Vec::new();
+            }
         }
     }
 
     /// Removes and returns the first `n` bytes (`n <= len`).
+    ///
+    /// The bytes are copied out and the buffer keeps its allocation, so a
+    /// steady stream of reads allocates only the returned vectors — each
+    /// freed before the next is made — instead of a fresh buffer per chunk
+    /// (on a busy server the latter makes the heap grow and shrink by a
+    /// batch's worth every iteration, and glibc trims and refaults it). A
+    /// large buffer taken whole is handed over without a copy.
     pub(crate) fn take(&mut self, n: usize) -> Vec<u8> {
         let n = n.min(self.len());
-        if n == self.len() && self.start == 0 {
+        if n == self.len() && self.start == 0 && self.data.capacity() > SPARE_MAX {
             self.consumed_total += n as u64;
             return std::mem::take(&mut self.data);
         }
