@@ -14,7 +14,7 @@ use loop_streams::{
     start_server,
 };
 use loop_transports::{Address, ExtraInfo, Server};
-use util::{capture_exceptions, quiet_panics, run, within};
+use util::{capture_exceptions, quiet_panics, run, wait_until, within};
 
 /// Echoes until EOF, then closes.
 async fn echo(reader: StreamReader, writer: StreamWriter) -> loop_streams::Result<()> {
@@ -310,7 +310,7 @@ fn a_peer_resetting_mid_readuntil_surfaces_the_reset() {
 
 #[test]
 fn the_reader_pauses_a_flooding_peer_and_reads_everything_after() {
-    run(|lp| async move {
+    run(|_lp| async move {
         let reader_slot = Rc::new(std::cell::RefCell::new(None));
         let slot = reader_slot.clone();
         let server = start_server(
@@ -327,19 +327,11 @@ fn the_reader_pauses_a_flooding_peer_and_reads_everything_after() {
         let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
         cw.write(&payload).unwrap();
         cw.write_eof().unwrap();
-        let transport = loop {
-            if let Some((_, w)) = &*reader_slot.borrow() {
-                break w.transport().clone();
-            }
-            within("a connection", loop_core::sleep(Duration::from_millis(1))).await.unwrap();
-        };
+        wait_until("the server's connection", || reader_slot.borrow().is_some()).await;
+        let transport = reader_slot.borrow().as_ref().unwrap().1.transport().clone();
         // Nobody reads on the server side: its reader stops reading from
         // the socket once more than 2 × 1024 bytes are buffered.
-        let deadline = lp.time() + util::TIMEOUT;
-        while transport.is_reading() {
-            assert!(lp.time() < deadline, "the transport was never paused");
-            loop_core::sleep(Duration::from_millis(1)).await.unwrap();
-        }
+        wait_until("the transport to pause", || !transport.is_reading()).await;
         let (r, w) = reader_slot.borrow_mut().take().unwrap();
         let mut got = Vec::new();
         loop {
@@ -404,9 +396,10 @@ fn drain_waits_while_the_peer_does_not_read_and_several_tasks_drain_at_once() {
                 .unwrap(),
             );
         }
-        // Give the drainers a few loop iterations: none may finish.
-        for _ in 0..20 {
-            loop_core::sleep(Duration::from_millis(1)).await.unwrap();
+        // Give the drainers loop iterations (no clock involved): none may
+        // finish while the peer does not read.
+        for _ in 0..50 {
+            futures_lite::future::yield_now().await;
         }
         assert_eq!(drained.get(), 0, "drain returned while writing was paused");
         assert!(w.transport().get_write_buffer_size() > 0);
@@ -442,10 +435,10 @@ fn drain_surfaces_a_connection_lost_while_paused() {
             let w = w.clone();
             lp.create_task(async move { w.drain().await }).unwrap()
         };
-        for _ in 0..5 {
-            loop_core::sleep(Duration::from_millis(1)).await.unwrap();
+        for _ in 0..20 {
+            futures_lite::future::yield_now().await;
         }
-        assert!(!drain.done());
+        assert!(!drain.done(), "the drain waits while the peer does not read");
         // The server side goes away without reading: the client's
         // connection is lost.
         let (sr, sw) = peer_transport.borrow_mut().take().unwrap();

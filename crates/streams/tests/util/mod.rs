@@ -70,6 +70,16 @@ pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     loop_core::timeout(TIMEOUT, fut).await.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
+/// Waits until `cond` holds, checking once per millisecond on the loop;
+/// fails the test after [`TIMEOUT`].
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        loop_core::sleep(Duration::from_millis(1)).await.unwrap();
+    }
+}
+
 /// Records exception-handler reports.
 pub fn capture_exceptions(lp: &Loop) -> Rc<RefCell<Vec<ExceptionContext>>> {
     let seen = Rc::new(RefCell::new(Vec::new()));
