@@ -286,7 +286,7 @@ fn a_peer_closing_mid_readuntil_gives_incomplete_read_with_the_partial_bytes() {
 
 #[test]
 fn a_peer_resetting_mid_readuntil_surfaces_the_reset() {
-    run(|lp| async move {
+    run(|_lp| async move {
         let (r, w) = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let port = listener.local_addr().unwrap().port();
@@ -304,7 +304,6 @@ fn a_peer_resetting_mid_readuntil_surfaces_the_reset() {
         assert!(r.exception().is_some());
         assert!(matches!(within("wait_closed", w.wait_closed()).await, Err(Error::Transport(_))));
         assert!(within("drain", w.drain()).await.is_err());
-        let _ = lp;
     });
 }
 
@@ -452,7 +451,7 @@ fn drain_surfaces_a_connection_lost_while_paused() {
 
 #[test]
 fn bad_input_gets_typed_errors() {
-    run(|lp| async move {
+    run(|_lp| async move {
         let r =
             open_connection("127.0.0.1", 1, StreamConnectOptions::default().with_limit(0)).await;
         assert!(matches!(r, Err(Error::InvalidArgument(_))));
@@ -464,7 +463,6 @@ fn bad_input_gets_typed_errors() {
         drop(free);
         let r = open_connection("127.0.0.1", port, Default::default()).await;
         assert!(matches!(r, Err(Error::Transport(loop_transports::Error::Connect(_)))), "{r:?}");
-        let _ = lp;
     });
     // Outside a running loop.
     let r = futures_lite::future::block_on(open_connection("127.0.0.1", 1, Default::default()));
