@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use loop_core::Loop;
@@ -42,11 +42,11 @@ fn not_available(e: &io::Error) -> bool {
 }
 
 /// Native `sendfile(2)` loop; `call(offset, len)` makes one call on the
-/// destination (`raw`, waited on for writability). `Ok(false)` when the
+/// destination (`dest`, waited on for writability). `Ok(false)` when the
 /// kernel cannot sendfile between these two fds (nothing was sent).
 async fn native(
     lp: &Loop,
-    raw: RawFd,
+    dest: BorrowedFd<'_>,
     mut call: impl FnMut(&mut u64, usize) -> Result<io::Result<usize>>,
     offset: u64,
     count: Option<u64>,
@@ -61,7 +61,7 @@ async fn native(
         match call(&mut off, want)? {
             Ok(0) => return Ok(true),
             Ok(n) => *sent += n as u64,
-            Err(e) if sys::would_block(&e) => ready(lp, raw, Interest::Write).await?,
+            Err(e) if sys::would_block(&e) => ready(lp, dest, Interest::Write).await?,
             Err(e) if *sent == 0 && not_available(&e) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
@@ -104,7 +104,7 @@ impl<'a> Source<'a> {
                 match sys::read(self.file.as_fd(), &mut buf) {
                     Ok(n) => return Ok((buf, n)),
                     Err(e) if sys::would_block(&e) => {
-                        ready(self.lp, self.file.as_raw_fd(), Interest::Read).await?;
+                        ready(self.lp, self.file.as_fd(), Interest::Read).await?;
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -160,7 +160,7 @@ pub(crate) async fn sock_sendfile(
     let mut sent = 0u64;
     let r = async {
         let call = |off: &mut u64, want| Ok(sys::sendfile(sock, file.as_fd(), off, want));
-        if native(lp, sock.as_raw_fd(), call, offset, count, &mut sent).await? {
+        if native(lp, sock, call, offset, count, &mut sent).await? {
             return Ok(());
         }
         if !fallback {
@@ -212,13 +212,14 @@ pub(crate) async fn sendfile(
         if let Some(fd_t) = fd_t {
             // Everything written before must go first.
             fd_t.wait_drained().await?;
-            let raw = fd_t.with_fd(|fd| fd.as_raw_fd()).ok_or(Error::Closed)?;
-            // The transport may close while we wait: borrow its fd afresh
-            // for each call.
+            // The transport may close while we wait: its fd is borrowed
+            // afresh for each call, and readiness is awaited on a duplicate
+            // (so a closed and reused fd number is never watched).
+            let dest = fd_t.with_fd(|fd| fd.try_clone_to_owned()).ok_or(Error::Closed)??;
             let call = |off: &mut u64, want| {
                 fd_t.with_fd(|s| sys::sendfile(s, file.as_fd(), off, want)).ok_or(Error::Closed)
             };
-            if native(lp, raw, call, offset, count, &mut sent).await? {
+            if native(lp, dest.as_fd(), call, offset, count, &mut sent).await? {
                 return Ok(());
             }
         }

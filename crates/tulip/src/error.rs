@@ -11,7 +11,13 @@
 use std::io;
 use std::sync::Arc;
 
-/// Any failure of a tulip crate (see the [module docs](self)).
+/// Any failure of a tulip crate.
+///
+/// Each tulip crate keeps its own precise enum; every one converts into
+/// this one with `?`, so one async block can mix calls into every crate.
+/// The original error is kept (match the variant to reach it), and
+/// [`Error::kind`] answers the common questions without caring which crate
+/// reported it.
 ///
 /// Conversions normalise what the crates share: a cancellation is always
 /// [`Error::Loop`]`(`[`loop_core::Error::Cancelled`]`)`, whichever crate

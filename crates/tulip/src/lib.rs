@@ -46,9 +46,8 @@ pub use loop_transports as transports;
 
 pub use error::{Error, ErrorKind, Result};
 pub use loop_core::{
-    EventLoop, ExceptionContext, Handle, Loop, LoopFuture, RemoteLoop, SelectorEventLoop, Task,
-    TaskRef, TimerHandle, current_task, get_event_loop, get_running_loop, new_event_loop,
-    set_event_loop, sleep,
+    ExceptionContext, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskRef, TimerHandle,
+    current_task, get_event_loop, get_running_loop, new_event_loop, set_event_loop, sleep,
 };
 
 /// Runs `fut` on a new loop and returns its output (asyncio's `run`).
@@ -56,15 +55,16 @@ pub use loop_core::{
 /// Like [`loop_core::run`] — new loop, run to completion, cancel leftover
 /// tasks, shut the executor down, close — and, like `asyncio.run`, Ctrl-C
 /// aware: while it runs, the first SIGINT cancels the main task (the call
-/// then fails with [`Error::Interrupted`], asyncio's `KeyboardInterrupt`)
-/// and a second one terminates the process. SIGINT's previous disposition is restored afterwards; a SIGINT
-/// that was ignored or handled by other code is left alone.
+/// then fails with [`ErrorKind::Interrupted`], asyncio's
+/// `KeyboardInterrupt`) and a second one terminates the process. SIGINT's
+/// previous disposition is restored afterwards; a SIGINT that was ignored or
+/// handled by other code is left alone.
 ///
 /// # Errors
 ///
-/// [`Error::AnotherLoopRunning`] inside a running loop;
-/// [`Error::Interrupted`] after Ctrl-C; the main future's own failure
-/// ([`Error::Panicked`]).
+/// [`ErrorKind::LoopRunning`] inside a running loop;
+/// [`ErrorKind::Interrupted`] after Ctrl-C; the main future's own failure
+/// ([`ErrorKind::Panicked`], [`ErrorKind::Cancelled`]).
 pub fn run<F>(fut: F) -> Result<F::Output>
 where
     F: std::future::Future + 'static,
