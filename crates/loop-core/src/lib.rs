@@ -55,7 +55,7 @@ mod loop_handle;
 mod policy;
 mod ready;
 mod remote;
-mod run;
+mod runner;
 mod task;
 mod timer_heap;
 
@@ -76,5 +76,5 @@ pub use policy::{
     get_running_loop, new_event_loop, set_event_loop, set_event_loop_policy,
 };
 pub use remote::{RemoteLoop, RemoteTask};
-pub use run::run;
+pub use runner::{MainTaskHook, Runner, run};
 pub use task::{LocalBoxFuture, Task, TaskFactory, TaskRef, current_task};

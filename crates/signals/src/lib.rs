@@ -71,7 +71,7 @@ mod signal_ext;
 mod sys;
 
 pub use error::SignalError;
-pub use run::run_with_sigint;
+pub use run::{SigintHook, run_with_sigint};
 pub use signal::Signal;
 pub use signal_ext::SignalExt;
 
