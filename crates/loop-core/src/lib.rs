@@ -80,3 +80,8 @@ pub use remote::{RemoteItem, RemoteLoop, RemoteQueue, RemoteTask};
 pub use run::run;
 pub use selector::SelectorEventLoop;
 pub use task::{LocalBoxFuture, Task, TaskFactory, TaskId, TaskRef, current_task};
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
