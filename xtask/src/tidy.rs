@@ -79,7 +79,7 @@ pub(crate) fn workspace_deps(manifest: &str, known: &[&str]) -> Vec<String> {
     deps
 }
 
-fn package_name(manifest: &str) -> Option<String> {
+pub(crate) fn package_name(manifest: &str) -> Option<String> {
     let mut in_package = false;
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {

@@ -78,3 +78,8 @@ pub use policy::{
 pub use remote::{RemoteLoop, RemoteTask};
 pub use runner::{MainTaskHook, Runner, run};
 pub use task::{LocalBoxFuture, Task, TaskFactory, TaskRef, current_task};
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -101,3 +101,8 @@ pub fn kill(pid: u32, sig: impl Into<Signal>) -> Result<(), SignalError> {
     sys::kill(pid, sig)?;
     Ok(())
 }
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

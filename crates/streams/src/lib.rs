@@ -4,3 +4,8 @@
 //! `loop-core`'s public `EventLoop` trait only.
 
 #![forbid(unsafe_code)]
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -130,3 +130,8 @@ pub use transport::{
 };
 pub use udp::{DatagramOptions, Endpoint};
 pub use unix::UnixServerOptions;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -93,6 +93,6 @@ pub mod prelude {
 }
 
 /// The README's example, compiled and run as a doctest so it stays true.
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
