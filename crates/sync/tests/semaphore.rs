@@ -244,7 +244,8 @@ fn locked_stays_true_until_the_woken_waiter_has_run() {
     let gw = w.ready();
     assert!(p1.woken() > 0 && p2.woken() > 0, "the woken waiter woke both newcomers");
     assert_eq!(sem.value(), 0);
-    let (std::task::Poll::Ready(g1), std::task::Poll::Ready(g2)) = (p1.poll(&mut n1), p2.poll(&mut n2))
+    let (std::task::Poll::Ready(g1), std::task::Poll::Ready(g2)) =
+        (p1.poll(&mut n1), p2.poll(&mut n2))
     else {
         panic!("woken newcomers are served");
     };
