@@ -42,7 +42,9 @@ pub trait BaseTransport {
     /// the loop, never from inside `close`). Idempotent.
     fn close(&self);
 
-    /// Whether the transport is closing or closed.
+    /// Whether the transport is closing or closed: true from the moment
+    /// `close()` or `abort()` is called (or a write pipe's `write_eof()`),
+    /// even while buffered data is still being flushed.
     fn is_closing(&self) -> bool;
 
     /// Typed extra information (see [`ExtraKey`]); `None` when the
@@ -116,7 +118,8 @@ pub trait WriteTransport: BaseTransport {
     /// # Errors
     ///
     /// [`Error::Closed`](crate::Error::Closed) once the transport is
-    /// closing; [`Error::InvalidState`](crate::Error::InvalidState) after
+    /// closing (a write pipe is closing from `write_eof` on);
+    /// [`Error::InvalidState`](crate::Error::InvalidState) after a socket's
     /// `write_eof`; [`Error::Unsupported`](crate::Error::Unsupported) on a
     /// read-only transport. A failure of the socket itself is not returned:
     /// it closes the transport and reaches the protocol's `connection_lost`.
@@ -131,7 +134,12 @@ pub trait WriteTransport: BaseTransport {
     fn writelines(&self, bufs: &[&[u8]]) -> Result<()>;
 
     /// Closes the write half after the buffered data is sent
-    /// (`shutdown(SHUT_WR)`); data may still be received.
+    /// (`shutdown(SHUT_WR)`); data may still be received. On a write pipe,
+    /// closing the pipe is its EOF: as in asyncio, the transport is
+    /// [closing](BaseTransport::is_closing) from this call on, even while
+    /// buffered data is still being flushed, and `connection_lost(None)`
+    /// follows the flush. A socket is not closing after `write_eof` (its
+    /// read half stays open), as in asyncio.
     ///
     /// # Errors
     ///

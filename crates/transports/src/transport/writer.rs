@@ -180,21 +180,13 @@ impl FdTransport {
     /// Everything is sent: complete a pending close or `write_eof`.
     fn on_drained(&self) {
         if self.closing.get() {
+            // close(), or write_eof() on a write pipe: closing the pipe is
+            // its EOF.
             self.schedule_connection_lost(None);
         } else if self.eof_written.get() && !self.eof_sent.replace(true) {
-            match self.kind {
-                FdKind::Socket => {
-                    // ENOTCONN: the peer is already gone; connection_lost
-                    // will follow from the read side.
-                    let _ = self.with_fd(sys::shutdown_write);
-                }
-                // Closing a write pipe is its EOF.
-                _ => {
-                    self.closing.set(true);
-                    self.remove_reader();
-                    self.schedule_connection_lost(None);
-                }
-            }
+            // A socket: ENOTCONN means the peer is already gone, and
+            // connection_lost will follow from the read side.
+            let _ = self.with_fd(sys::shutdown_write);
         }
         self.wake_drain_waiters();
     }
@@ -210,6 +202,13 @@ impl FdTransport {
             return Err(Error::Closed);
         }
         self.eof_written.set(true);
+        if self.kind == FdKind::WritePipe {
+            // Closing the pipe is its EOF: as asyncio's write pipe, the
+            // transport is closing from now on, even with data still
+            // buffered (it is flushed first). The reader stays registered
+            // until then, to notice the reading end going away.
+            self.closing.set(true);
+        }
         if self.wbuf.borrow().is_empty() && !self.writer_registered.get() {
             self.on_drained();
         }
