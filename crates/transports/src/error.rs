@@ -67,6 +67,13 @@ pub enum Error {
     /// allowed (asyncio's `SendfileNotAvailableError`).
     #[error("sendfile is not available: {0}")]
     SendfileNotAvailable(String),
+    /// The transport is busy sending a file with
+    /// [`sendfile`](crate::NetExt::sendfile): `write`, `writelines`,
+    /// `write_eof` and a second `sendfile` are refused until it returns, so
+    /// no other bytes can land among the file's (asyncio's `RuntimeError`
+    /// "sendfile is in progress").
+    #[error("unable to write: sendfile is in progress")]
+    SendfileInProgress,
     /// A protocol callback panicked; the transport was closed.
     #[error("protocol callback {callback} panicked: {message}")]
     ProtocolPanicked {

@@ -261,10 +261,21 @@ pub trait NetExt {
     /// seek is read from where it is (`offset` must be 0), on the default
     /// executor if it is in blocking mode.
     ///
+    /// While it runs, the transport takes no other data: `write`,
+    /// `writelines`, `write_eof` and another `sendfile` on it fail with
+    /// [`Error::SendfileInProgress`](crate::Error::SendfileInProgress), so
+    /// no byte can land among the file's. Data written before is sent
+    /// first. asyncio refuses `write`/`writelines` only, and only during a
+    /// native sendfile; tulip refuses during the fallback too (a transport
+    /// that is not fd-backed cannot be guarded: its fallback writes through
+    /// its `write`).
+    ///
     /// # Errors
     ///
     /// [`Error::SendfileNotAvailable`](crate::Error::SendfileNotAvailable)
     /// when `sendfile(2)` cannot be used and `fallback` is false;
+    /// [`Error::SendfileInProgress`](crate::Error::SendfileInProgress) when
+    /// another `sendfile` is running on `transport`;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
     /// `count` of 0; [`Error::Unsupported`](crate::Error::Unsupported) for a
     /// read pipe's transport; [`Error::Closed`](crate::Error::Closed) when

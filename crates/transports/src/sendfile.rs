@@ -207,6 +207,9 @@ pub(crate) async fn sendfile(
     if fd_t.is_some_and(|t| t.kind == FdKind::ReadPipe) {
         return Err(Error::Unsupported("sendfile to a read pipe"));
     }
+    // Until this returns (or is dropped) the transport takes no other
+    // data: asyncio's "sendfile is in progress".
+    let _busy = fd_t.map(FdTransport::begin_sendfile).transpose()?;
     let mut sent = 0u64;
     let r = async {
         if let Some(fd_t) = fd_t {
@@ -243,7 +246,10 @@ pub(crate) async fn sendfile(
             if n == 0 {
                 return Ok(());
             }
-            transport.write(&buf[..n])?;
+            match fd_t {
+                Some(fd_t) => fd_t.write_for_sendfile(&buf[..n])?,
+                None => transport.write(&buf[..n])?,
+            }
             sent += n as u64;
             while transport.get_write_buffer_size() > high {
                 if transport.is_closing() {

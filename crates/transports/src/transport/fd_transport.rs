@@ -72,6 +72,9 @@ pub struct FdTransport {
     pub(super) reader_registered: Cell<bool>,
     pub(super) writer_registered: Cell<bool>,
     pub(super) flush_scheduled: Cell<bool>,
+    /// A `sendfile` is sending over this transport: other writes are
+    /// refused.
+    pub(super) sendfile_active: Cell<bool>,
     pub(super) wbuf: RefCell<WriteBuffer>,
     pub(super) flow: Cell<FlowControl>,
     /// Run before the loop polls: flushes coalesced writes. One handle for
@@ -119,6 +122,7 @@ impl FdTransport {
                 reader_registered: Cell::new(false),
                 writer_registered: Cell::new(false),
                 flush_scheduled: Cell::new(false),
+                sendfile_active: Cell::new(false),
                 wbuf: RefCell::new(WriteBuffer::default()),
                 flow: Cell::new(FlowControl::default()),
                 flush_handle: Handle::repeating(move || {

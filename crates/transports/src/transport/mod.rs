@@ -120,7 +120,9 @@ pub trait WriteTransport: BaseTransport {
     /// [`Error::Closed`](crate::Error::Closed) once the transport is
     /// closing (a write pipe is closing from `write_eof` on);
     /// [`Error::InvalidState`](crate::Error::InvalidState) after a socket's
-    /// `write_eof`; [`Error::Unsupported`](crate::Error::Unsupported) on a
+    /// `write_eof`; [`Error::SendfileInProgress`](crate::Error::SendfileInProgress)
+    /// while [`sendfile`](crate::NetExt::sendfile) is sending over this
+    /// transport; [`Error::Unsupported`](crate::Error::Unsupported) on a
     /// read-only transport. A failure of the socket itself is not returned:
     /// it closes the transport and reaches the protocol's `connection_lost`.
     fn write(&self, data: &[u8]) -> Result<()>;
@@ -145,6 +147,8 @@ pub trait WriteTransport: BaseTransport {
     ///
     /// [`Error::InvalidState`](crate::Error::InvalidState) when called
     /// twice; [`Error::Closed`](crate::Error::Closed) once closing;
+    /// [`Error::SendfileInProgress`](crate::Error::SendfileInProgress)
+    /// while [`sendfile`](crate::NetExt::sendfile) runs;
     /// [`Error::Unsupported`](crate::Error::Unsupported) when
     /// [`can_write_eof`](WriteTransport::can_write_eof) is false.
     fn write_eof(&self) -> Result<()>;

@@ -28,6 +28,37 @@ impl FdTransport {
 
     pub(super) fn do_write(&self, bufs: &[&[u8]]) -> Result<()> {
         self.check_writable()?;
+        if self.sendfile_active.get() {
+            return Err(Error::SendfileInProgress);
+        }
+        self.push(bufs)
+    }
+
+    /// Marks a `sendfile` as running until the guard drops: until then
+    /// `write`, `writelines`, `write_eof` and another `sendfile` fail with
+    /// [`Error::SendfileInProgress`], so nothing lands among the file's
+    /// bytes. The sendfile fallback writes with
+    /// [`write_for_sendfile`](Self::write_for_sendfile).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SendfileInProgress`] when a `sendfile` is already running.
+    pub(crate) fn begin_sendfile(&self) -> Result<SendfileGuard<'_>> {
+        if self.sendfile_active.replace(true) {
+            return Err(Error::SendfileInProgress);
+        }
+        Ok(SendfileGuard(self))
+    }
+
+    /// `write` for the sendfile fallback, which owns the transport's
+    /// write side while it runs.
+    pub(crate) fn write_for_sendfile(&self, data: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        self.push(&[data])
+    }
+
+    /// Queues (or sends at once) already-checked data.
+    fn push(&self, bufs: &[&[u8]]) -> Result<()> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total == 0 {
             return Ok(());
@@ -201,6 +232,9 @@ impl FdTransport {
         if self.closing.get() {
             return Err(Error::Closed);
         }
+        if self.sendfile_active.get() {
+            return Err(Error::SendfileInProgress);
+        }
         self.eof_written.set(true);
         if self.kind == FdKind::WritePipe {
             // Closing the pipe is its EOF: as asyncio's write pipe, the
@@ -213,5 +247,15 @@ impl FdTransport {
             self.on_drained();
         }
         Ok(())
+    }
+}
+
+/// A `sendfile` running over an [`FdTransport`]; see
+/// [`FdTransport::begin_sendfile`].
+pub(crate) struct SendfileGuard<'a>(&'a FdTransport);
+
+impl Drop for SendfileGuard<'_> {
+    fn drop(&mut self) {
+        self.0.sendfile_active.set(false);
     }
 }
