@@ -158,14 +158,18 @@ pub trait NetExt {
         P: IntoStreamProtocol<M>;
 
     /// Creates a datagram endpoint: UDP, or Unix datagrams (asyncio's
-    /// `create_datagram_endpoint`).
+    /// `create_datagram_endpoint`). The arguments are checked as asyncio
+    /// 3.13 checks them (see [`DatagramOptions`]); with `allow_broadcast`,
+    /// `remote_addr` is not connected but kept as the destination.
     ///
     /// # Errors
     ///
     /// [`Error::Resolve`](crate::Error::Resolve) for names that do not
     /// resolve; [`Error::Connect`](crate::Error::Connect) listing each
-    /// address's failure; [`Error::InvalidArgument`](crate::Error::InvalidArgument)
-    /// for conflicting options.
+    /// address's failure; [`Error::InvalidArgument`](crate::Error::InvalidArgument),
+    /// naming the argument, for `sock` together with any other option, for
+    /// no address and no family, and for addresses that do not fit the
+    /// family.
     ///
     /// # Cancel safety
     ///

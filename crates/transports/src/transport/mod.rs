@@ -192,15 +192,16 @@ pub trait Transport: ReadTransport + WriteTransport {
 
 /// A datagram transport (asyncio's `DatagramTransport`).
 pub trait DatagramTransport: BaseTransport {
-    /// Sends one datagram to `addr`, or to the connected peer when `addr`
-    /// is `None`. Never blocks: what the socket refuses is queued.
+    /// Sends one datagram to `addr`, or, when `addr` is `None`, to the
+    /// endpoint's `remote_addr` (the connected peer, or the fixed
+    /// destination of an `allow_broadcast` endpoint). Never blocks: what the
+    /// socket refuses is queued.
     ///
     /// # Errors
     ///
     /// [`Error::Closed`](crate::Error::Closed) once closing;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `addr`
-    /// is missing on an unconnected socket or differs from the connected
-    /// peer.
+    /// is missing and there is no `remote_addr`, or differs from it.
     fn sendto(&self, data: &[u8], addr: Option<&Address>) -> Result<()>;
 
     /// Closes at once, dropping queued datagrams; `connection_lost(None)`
