@@ -114,10 +114,14 @@ pub trait NetExt {
     where
         P: IntoStreamProtocol<M>;
 
-    /// Creates a Unix stream server on `path` (asyncio's
-    /// `create_unix_server`). A socket file left at `path` by an earlier
-    /// server is removed first — never a file of another kind — and the
-    /// server removes its socket file when closed.
+    /// Creates a Unix stream server on `path`, or on the bound Unix socket
+    /// [`UnixServerOptions::sock`] (asyncio's `create_unix_server`). A
+    /// socket file left at `path` by an earlier server is removed first —
+    /// never a file of another kind. With
+    /// [`UnixServerOptions::cleanup_socket`] (the default, asyncio 3.13),
+    /// closing the server removes the socket file it listens on, also when
+    /// the socket was bound elsewhere — but only if the path still names
+    /// that same file (device and inode recorded when the server started).
     ///
     /// # Errors
     ///
