@@ -72,8 +72,8 @@ pub trait NetExt {
     /// # Errors
     ///
     /// [`Error::Resolve`](crate::Error::Resolve) for a name that does not
-    /// resolve; [`Error::Io`](crate::Error::Io) when binding fails (the
-    /// message names the address);
+    /// resolve; [`Error::Bind`](crate::Error::Bind) when binding fails
+    /// (the address, and the OS error with its errno);
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
     /// conflicting options or a zero backlog.
     ///
@@ -99,8 +99,9 @@ pub trait NetExt {
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) unless
     /// exactly one of `path` and `sock` is given (or `sock` is not a Unix
-    /// stream socket); [`Error::Io`](crate::Error::Io) naming the path when
-    /// the connection fails.
+    /// stream socket); [`Error::Connect`](crate::Error::Connect) naming
+    /// the path when the connection fails (`io_error()` / `raw_os_error()`
+    /// give the OS error).
     ///
     /// # Cancel safety
     ///
@@ -127,7 +128,7 @@ pub trait NetExt {
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
     /// `path` exists and is not a socket, or for conflicting options;
-    /// [`Error::Io`](crate::Error::Io) when binding fails.
+    /// [`Error::Bind`](crate::Error::Bind) when binding fails.
     ///
     /// # Cancel safety
     ///

@@ -11,7 +11,7 @@ use loop_core::Loop;
 use rustix::net::{AddressFamily, SocketType};
 
 use crate::address::{Address, UnixAddress};
-use crate::error::{Error, Result};
+use crate::error::{ConnectError, Error, Result};
 use crate::options::DEFAULT_BACKLOG;
 use crate::protocol::IntoStreamProtocol;
 use crate::readiness::{Interest, ready};
@@ -127,8 +127,10 @@ where
     start_stream(lp, fd, factory).await
 }
 
+/// A failed connection to `addr`: the OS error, kept as is, with the
+/// address it concerns.
 fn annotate(e: io::Error, addr: &Address) -> Error {
-    io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}")).into()
+    Error::Connect(ConnectError::single(addr, e))
 }
 
 pub(crate) async fn create_unix_server(
@@ -158,9 +160,7 @@ pub(crate) async fn create_unix_server(
             }
             let fd = sys::socket(AddressFamily::UNIX, SocketType::STREAM)?;
             let target = Address::Unix(addr.clone());
-            sys::bind(fd.as_fd(), &target).map_err(|e| {
-                Error::from(io::Error::new(e.kind(), format!("cannot bind to {target}: {e}")))
-            })?;
+            sys::bind(fd.as_fd(), &target).map_err(|e| Error::bind(&target, e))?;
             sys::listen(fd.as_fd(), opts.backlog)?;
             fd
         }

@@ -51,10 +51,14 @@ impl FdTransport {
     }
 
     /// `write` for the sendfile fallback, which owns the transport's
-    /// write side while it runs.
+    /// write side while it runs. A transport closed by a failure reports
+    /// that failure (with its errno), not just `Closed`.
     pub(crate) fn write_for_sendfile(&self, data: &[u8]) -> Result<()> {
-        self.check_writable()?;
-        self.push(&[data])
+        match self.check_writable() {
+            Err(Error::Closed) => Err(self.lost_error()),
+            Err(e) => Err(e),
+            Ok(()) => self.push(&[data]),
+        }
     }
 
     /// Queues (or sends at once) already-checked data.
