@@ -328,14 +328,14 @@ impl SlotLease {
                     slot.subscribed.fetch_and(!bit, SeqCst);
                     ctl.subscribers[n as usize] -= 1;
                 }
-                return Err(if err.raw_os_error() == Some(libc::EINVAL) {
+                Err(if err.raw_os_error() == Some(libc::EINVAL) {
                     SignalError::InvalidSignal {
                         signal: sig,
                         reason: "the operating system does not let it be caught",
                     }
                 } else {
                     SignalError::install(sig, err)
-                });
+                })
             }
         }
     }

@@ -36,8 +36,7 @@ fn a_bind_error_keeps_its_errno_and_names_the_address() {
         let err = lp
             .create_server(Echo::default, "127.0.0.1", port, ServerOptions::default())
             .await
-            .err()
-            .expect("the port is taken");
+            .expect_err("the port is taken");
         assert_errno(&err, &[Errno::ADDRINUSE]);
         assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
 
@@ -49,8 +48,7 @@ fn a_bind_error_keeps_its_errno_and_names_the_address() {
                 UnixServerOptions::default(),
             )
             .await
-            .err()
-            .expect("the directory does not exist");
+            .expect_err("the directory does not exist");
         assert_errno(&err, &[Errno::NOENT]);
         assert!(err.to_string().contains("tulip-no-such-dir"), "{err}");
     });

@@ -29,6 +29,9 @@ fn temp_file(len: usize) -> (std::fs::File, Vec<u8>) {
     (f, data)
 }
 
+/// A task running `sendfile`: its result, and the file back.
+type SendfileTask = loop_core::Task<(Result<u64, Error>, std::fs::File)>;
+
 /// Starts `sendfile` in a task; returns the task and a flag that is set
 /// when the task has started (in the same step, the first poll of
 /// `sendfile` runs until it has to wait).
@@ -37,7 +40,7 @@ fn start_sendfile(
     t: &TransportRef,
     file: std::fs::File,
     fallback: bool,
-) -> (loop_core::Task<(Result<u64, Error>, std::fs::File)>, Rc<Cell<bool>>) {
+) -> (SendfileTask, Rc<Cell<bool>>) {
     let started = Rc::new(Cell::new(false));
     let (l, t, s) = (lp.clone(), t.clone(), started.clone());
     let task = lp
@@ -80,7 +83,7 @@ async fn paused_connection(lp: &Loop) -> (Server, TransportRef, Rc<RefCell<Recor
 /// the peer received `head`, the file and the tail, in that order, nothing
 /// else.
 async fn finish_and_check(
-    task: loop_core::Task<(Result<u64, Error>, std::fs::File)>,
+    task: SendfileTask,
     t: TransportRef,
     peer: Rc<RefCell<Recorder>>,
     head: &[u8],
