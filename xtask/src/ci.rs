@@ -7,8 +7,16 @@ use crate::{cargo, workspace_root};
 
 /// Examples that finish by themselves, run to completion by `ci`. Examples
 /// that serve until interrupted (`tcp_echo_server`) are only built.
-const TERMINATING_EXAMPLES: &[&str] =
-    &["hello_world", "display_date", "watch_fd", "signals", "udp_echo", "unix_echo", "tour"];
+const TERMINATING_EXAMPLES: &[&str] = &[
+    "hello_world",
+    "display_date",
+    "watch_fd",
+    "signals",
+    "udp_echo",
+    "unix_echo",
+    "porting_kv",
+    "tour",
+];
 
 /// How long one example may run before it counts as hung.
 const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(120);

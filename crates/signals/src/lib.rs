@@ -5,8 +5,7 @@
 //! [`loop_core::Loop`], and [`run_with_sigint`], `asyncio.run` with its
 //! Ctrl-C behaviour (SIGINT cancels the main task). [`Signal`] names the
 //! signals, [`kill`] sends one, [`SignalError`] is the crate's error. It
-//! builds on `loop-core`'s public [`EventLoop`](loop_core::EventLoop) trait
-//! and [`Loop`](loop_core::Loop) handle only (timers, `call_soon`, fd
+//! builds on `loop-core`'s public [`Loop`](loop_core::Loop) handle only (timers, `call_soon`, fd
 //! readers), and on `nix` and `rustix` for the system calls.
 //!
 //! # Semantics
@@ -74,7 +73,7 @@ mod signal_ext;
 mod sys;
 
 pub use error::SignalError;
-pub use run::run_with_sigint;
+pub use run::{SigintHook, run_with_sigint};
 pub use signal::Signal;
 pub use signal_ext::SignalExt;
 

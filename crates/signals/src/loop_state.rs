@@ -21,7 +21,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::os::fd::AsRawFd;
 use std::rc::{Rc, Weak};
 
 use loop_core::{Loop, WeakLoop};
@@ -91,7 +90,6 @@ impl LoopSignals {
     /// Creates `lp`'s state: leases a slot and registers the reader.
     fn attach(lp: &Loop) -> Result<Rc<LoopSignals>, SignalError> {
         let lease = SlotLease::acquire()?;
-        let fd = lease.fd().as_raw_fd();
         let state = Rc::new(LoopSignals {
             loop_id: lp.id(),
             lp: lp.downgrade(),
@@ -101,7 +99,10 @@ impl LoopSignals {
         let reader = Rc::clone(&state);
         // On failure the reader closure is dropped, then `state`, which
         // releases the lease.
-        lp.add_reader_fd(fd, move || reader.dispatch())?;
+        let lease = state.lease.borrow();
+        let fd = lease.as_ref().map(SlotLease::fd).expect("the lease was just stored");
+        lp.add_reader(fd, move || reader.dispatch())?;
+        drop(lease);
         let _ = STATES.try_with(|s| s.borrow_mut().push(Rc::downgrade(&state)));
         Ok(state)
     }
@@ -189,7 +190,7 @@ impl LoopSignals {
         if let Some(lease) = &lease {
             if let Some(lp) = self.lp.upgrade() {
                 // Fails only if the loop is closed: its readers are gone.
-                let _ = lp.remove_reader(&lease.fd());
+                let _ = lp.remove_reader(lease.fd());
             }
         }
         drop(lease);

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use loop_core::Loop;
@@ -104,7 +104,7 @@ impl<'a> Source<'a> {
                 match sys::read(self.file.as_fd(), &mut buf) {
                     Ok(n) => return Ok((buf, n)),
                     Err(e) if sys::would_block(&e) => {
-                        ready(self.lp, self.file.as_raw_fd(), Interest::Read).await?;
+                        ready(self.lp, self.file.as_fd(), Interest::Read).await?;
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -160,7 +160,7 @@ pub(crate) async fn sock_sendfile(
     let mut sent = 0u64;
     let r = async {
         let call = |off: &mut u64, want| Ok(sys::sendfile(sock, file.as_fd(), off, want));
-        let writable = || ready(lp, sock.as_raw_fd(), Interest::Write);
+        let writable = || ready(lp, sock, Interest::Write);
         if native(writable, call, offset, count, &mut sent).await? {
             return Ok(());
         }

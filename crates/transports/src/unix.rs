@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -118,7 +118,7 @@ where
             let connected =
                 sys::connect_start(fd.as_fd(), &target).map_err(|e| annotate(e, &target))?;
             if !connected {
-                ready(lp, fd.as_raw_fd(), Interest::Write).await?;
+                ready(lp, fd.as_fd(), Interest::Write).await?;
                 sys::take_error(fd.as_fd()).map_err(|e| annotate(e, &target))?;
             }
             fd

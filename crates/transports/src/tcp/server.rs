@@ -298,7 +298,7 @@ impl Inner {
         if l.watched.get() {
             return Ok(());
         }
-        self.lp.add_reader_fd(l.fd.as_raw_fd(), move || me.accept(i))?;
+        self.lp.add_reader(&l.fd, move || me.accept(i))?;
         l.watched.set(true);
         Ok(())
     }
@@ -307,7 +307,7 @@ impl Inner {
         let ls = self.listeners.borrow();
         if let Some(l) = ls.as_ref().and_then(|ls| ls.get(i)) {
             if l.watched.replace(false) {
-                let _ = self.lp.remove_reader(&l.fd.as_raw_fd());
+                let _ = self.lp.remove_reader(&l.fd);
             }
         }
     }

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 
@@ -134,7 +134,10 @@ impl DatagramSocketTransport {
     fn add_reader(&self) {
         let Some(me) = self.me.upgrade() else { return };
         let g = Guard(me);
-        if self.lp.add_reader_fd(self.raw, move || g.0.on_readable()).is_ok() {
+        if self
+            .with_fd(|fd| self.lp.add_reader(fd, move || g.0.on_readable()))
+            .is_some_and(|r| r.is_ok())
+        {
             self.reader.set(true);
         }
     }
@@ -212,7 +215,7 @@ impl DatagramSocketTransport {
         self.flow_check();
         if self.queue.borrow().is_empty() {
             if self.writer.replace(false) {
-                let _ = self.lp.remove_writer(&self.raw);
+                self.with_fd(|fd| self.lp.remove_writer(fd));
             }
             if self.closing.get() {
                 self.schedule_lost(None);
@@ -246,12 +249,17 @@ impl DatagramSocketTransport {
         self.schedule_lost(err);
     }
 
+    /// Runs `f` on the socket while it is open.
+    fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Option<R> {
+        self.fd.borrow().as_ref().map(|fd| f(fd.as_fd()))
+    }
+
     fn unwatch(&self) {
         if self.reader.replace(false) {
-            let _ = self.lp.remove_reader(&self.raw);
+            self.with_fd(|fd| self.lp.remove_reader(fd));
         }
         if self.writer.replace(false) {
-            let _ = self.lp.remove_writer(&self.raw);
+            self.with_fd(|fd| self.lp.remove_writer(fd));
         }
     }
 
@@ -294,7 +302,7 @@ impl BaseTransport for DatagramSocketTransport {
             return;
         }
         if self.reader.replace(false) {
-            let _ = self.lp.remove_reader(&self.raw);
+            self.with_fd(|fd| self.lp.remove_reader(fd));
         }
         if self.queue.borrow().is_empty() {
             self.schedule_lost(None);
@@ -348,7 +356,10 @@ impl DatagramTransport for DatagramSocketTransport {
         if !self.writer.get() {
             if let Some(me) = self.me.upgrade() {
                 let g = Guard(me);
-                if self.lp.add_writer_fd(self.raw, move || g.0.on_writable()).is_ok() {
+                if self
+                    .with_fd(|fd| self.lp.add_writer(fd, move || g.0.on_writable()))
+                    .is_some_and(|r| r.is_ok())
+                {
                     self.writer.set(true);
                 }
             }

@@ -245,15 +245,18 @@ impl FdTransport {
         }
         let Some(me) = self.me.upgrade() else { return };
         let me = LoopGuard(me);
-        match self.lp.add_reader_fd(self.raw, move || me.0.on_readable()) {
-            Ok(()) => self.reader_registered.set(true),
-            Err(e) => self.fatal_error(e.into(), "Cannot watch the transport's file descriptor"),
+        match self.with_fd(|fd| self.lp.add_reader(fd, move || me.0.on_readable())) {
+            Some(Ok(())) => self.reader_registered.set(true),
+            Some(Err(e)) => {
+                self.fatal_error(e.into(), "Cannot watch the transport's file descriptor")
+            }
+            None => {}
         }
     }
 
     pub(super) fn remove_reader(&self) {
         if self.reader_registered.replace(false) {
-            let _ = self.lp.remove_reader(&self.raw);
+            self.with_fd(|fd| self.lp.remove_reader(fd));
         }
     }
 
@@ -263,15 +266,18 @@ impl FdTransport {
         }
         let Some(me) = self.me.upgrade() else { return };
         let me = LoopGuard(me);
-        match self.lp.add_writer_fd(self.raw, move || me.0.on_writable()) {
-            Ok(()) => self.writer_registered.set(true),
-            Err(e) => self.fatal_error(e.into(), "Cannot watch the transport's file descriptor"),
+        match self.with_fd(|fd| self.lp.add_writer(fd, move || me.0.on_writable())) {
+            Some(Ok(())) => self.writer_registered.set(true),
+            Some(Err(e)) => {
+                self.fatal_error(e.into(), "Cannot watch the transport's file descriptor")
+            }
+            None => {}
         }
     }
 
     pub(super) fn remove_writer(&self) {
         if self.writer_registered.replace(false) {
-            let _ = self.lp.remove_writer(&self.raw);
+            self.with_fd(|fd| self.lp.remove_writer(fd));
         }
     }
 

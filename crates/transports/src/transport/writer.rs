@@ -138,7 +138,7 @@ impl FdTransport {
             return;
         }
         self.flush_scheduled.set(true);
-        if self.lp.as_event_loop().call_before_poll(self.flush_handle.clone()).is_err() {
+        if self.lp.call_before_poll_handle(&self.flush_handle).is_err() {
             self.flush_scheduled.set(false);
         }
     }
