@@ -13,7 +13,9 @@
 //! A signal's callback runs on the loop as an ordinary callback; every loop
 //! with a handler for a signal gets it (loops on different threads do not
 //! steal each other's signals); a burst yields at least one run; removing
-//! the last handler of a signal restores `SIG_DFL`; closing a loop removes
+//! the last handler of a signal restores the disposition the signal had
+//! before (`SIG_DFL` in a normal program; a Rust program's ignored
+//! `SIGPIPE` stays ignored); closing a loop removes
 //! its handlers. [`SignalExt`] states the rules in full.
 //!
 //! # Implementation

@@ -8,8 +8,8 @@
 //! lives exactly as long as the reader is registered: when the loop closes
 //! (or is dropped), it unregisters every fd reader and drops their
 //! callbacks, which drops the state, which drops the lease — unsubscribing
-//! every signal (restoring `SIG_DFL` where this loop was the last
-//! subscriber), freeing the slot and closing the eventfd. No close hook is
+//! every signal (restoring the previous disposition where this loop was
+//! the last subscriber), freeing the slot and closing the eventfd. No close hook is
 //! needed. For a loop implementation that keeps its readers after `close`,
 //! the next `add_signal_handler` on the same thread sweeps the states of
 //! closed loops.

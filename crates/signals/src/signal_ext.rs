@@ -27,10 +27,16 @@ use crate::{Signal, SignalError};
 ///   **replaces** it. Once a handler is removed or replaced, it never runs
 ///   again, even if a run was already queued.
 /// * When no loop of the process handles a signal any more, its disposition
-///   goes back to **`SIG_DFL`** (asyncio's rule; for SIGINT that is the
-///   default interrupt behaviour: Ctrl-C terminates the process). Note that
-///   the Rust runtime starts programs with `SIGPIPE` ignored; removing a
-///   `SIGPIPE` handler restores the default (terminate), as asyncio does.
+///   goes back to **the one it had before** the first handler was added
+///   (the whole `sigaction`: handler, flags and mask). In a normal program
+///   that is `SIG_DFL` — for SIGINT the default interrupt behaviour: Ctrl-C
+///   terminates the process. The Rust runtime starts programs with
+///   `SIGPIPE` ignored, so removing a `SIGPIPE` handler leaves it ignored
+///   and a later write to a closed pipe fails with `EPIPE` instead of
+///   killing the process. *Deliberate difference from asyncio*, whose
+///   `remove_signal_handler` always sets `SIG_DFL` (SIGINT:
+///   `default_int_handler`): a Rust program would otherwise die on its next
+///   write to a closed pipe or socket.
 /// * **Closing the loop removes its handlers** (as if
 ///   `remove_signal_handler` were called for each), and so does dropping it.
 ///
@@ -77,12 +83,15 @@ pub trait SignalExt {
     /// Removes this loop's handler of `sig` (asyncio's
     /// `remove_signal_handler`). Returns `false` if there was none (also
     /// after `close`, which removed them all). Where no other loop handles
-    /// `sig`, its disposition goes back to `SIG_DFL`.
+    /// `sig`, its disposition goes back to the one it had before the first
+    /// handler was added (`SIG_DFL` in a normal program, `SIG_IGN` for a
+    /// Rust program's `SIGPIPE`); asyncio always sets `SIG_DFL` — see the
+    /// trait's semantics.
     ///
     /// # Errors
     ///
     /// [`SignalError::InvalidSignal`] for a number that is not a signal of
-    /// this system; [`SignalError::Install`] if the default disposition
+    /// this system; [`SignalError::Install`] if the previous disposition
     /// cannot be restored (the handler is removed anyway).
     fn remove_signal_handler(&self, sig: impl Into<Signal>) -> Result<bool, SignalError>;
 }

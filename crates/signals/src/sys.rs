@@ -1,6 +1,12 @@
 //! The raw OS parts: the async-signal-safe handler, the process-wide
 //! subscriber table, `sigaction`, the wake-up eventfd and `kill`.
 //!
+//! `unsafe` is left only where no safe wrapper exists: the handler's
+//! borrow of a descriptor, `sigaction` (installing a handler is `unsafe`
+//! in nix too, and nix's `Signal` enum cannot name real-time signals), and
+//! `kill(2)` for real-time signals (nix's safe `kill` takes that enum; the
+//! named signals go through it).
+//!
 //! # The subscriber table
 //!
 //! [`MAX_LOOPS`] slots, fixed at compile time. A loop with at least one
@@ -19,8 +25,9 @@
 //!
 //! Everything else (leasing a slot, subscribing, changing a disposition)
 //! runs on ordinary threads under one `Mutex`, which also counts the
-//! subscribers of each signal: the first subscriber installs [`on_signal`],
-//! the last one restores `SIG_DFL`.
+//! subscribers of each signal: the first subscriber installs [`on_signal`]
+//! and keeps the action it replaced, the last one restores that action
+//! (`SIG_IGN` for a Rust program's `SIGPIPE`, usually `SIG_DFL` otherwise).
 //!
 //! Releasing a slot clears `subscribed` and `wake_fd`, then waits until
 //! `busy` is zero before the eventfd may be closed, so a handler never
@@ -105,10 +112,16 @@ struct Control {
     leased: u64,
     /// How many slots subscribe to each signal, indexed by number.
     subscribers: [u32; MAX_SIGNAL as usize + 1],
+    /// The action each signal had before its first subscriber installed
+    /// [`on_signal`], restored when the last one goes; indexed by number.
+    previous: [Option<libc::sigaction>; MAX_SIGNAL as usize + 1],
 }
 
-static CONTROL: Mutex<Control> =
-    Mutex::new(Control { leased: 0, subscribers: [0; MAX_SIGNAL as usize + 1] });
+static CONTROL: Mutex<Control> = Mutex::new(Control {
+    leased: 0,
+    subscribers: [0; MAX_SIGNAL as usize + 1],
+    previous: [None; MAX_SIGNAL as usize + 1],
+});
 
 fn control() -> MutexGuard<'static, Control> {
     // The guarded data stays consistent even if a holder panicked: every
@@ -133,16 +146,41 @@ extern "C" fn on_signal(sig: libc::c_int) {
     Errno::set_raw(saved);
 }
 
-/// Sets the disposition of `sig` to `handler`.
-fn set_disposition(sig: i32, handler: SigHandler) -> io::Result<()> {
+/// Installs [`on_signal`] for `sig`; returns the action it replaced.
+fn install_handler(sig: i32) -> io::Result<libc::sigaction> {
     let flags = SaFlags::SA_RESTART | SaFlags::SA_ONSTACK;
-    let action: libc::sigaction = SigAction::new(handler, flags, SigSet::empty()).into();
-    // SAFETY: `action` is a fully initialised `sigaction` built by nix, and
-    // the old action is not asked for (null). The handler it installs is
-    // either SIG_DFL or `on_signal`, which is async-signal-safe (atomics and
-    // write(2) only, errno preserved).
-    let rc = unsafe { libc::sigaction(sig, &action, ptr::null_mut()) };
-    if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    let handler = SigHandler::Handler(on_signal);
+    swap_action(sig, &SigAction::new(handler, flags, SigSet::empty()).into())
+}
+
+/// Sets the action of `sig`; returns the one it replaced.
+///
+/// Only two kinds of action reach this function: [`on_signal`]'s (from
+/// [`install_handler`]) and an action that was in place before this crate
+/// installed its handler and that it now puts back (or `SIG_DFL`).
+fn swap_action(sig: i32, action: &libc::sigaction) -> io::Result<libc::sigaction> {
+    let mut old = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: `action` is a valid, fully initialised `sigaction` and `old`
+    // a writable one. The handler installed is either `on_signal`, which is
+    // async-signal-safe (atomics and write(2) only, errno preserved), or
+    // the action that was in place before `on_signal` replaced it: code
+    // that chose it for signal context, restored as it was (or SIG_DFL).
+    let rc = unsafe { libc::sigaction(sig, action, old.as_mut_ptr()) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: sigaction succeeded, so it initialised `old`.
+    Ok(unsafe { old.assume_init() })
+}
+
+/// The `SIG_DFL` action.
+fn default_action() -> libc::sigaction {
+    SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()).into()
+}
+
+/// Whether `action` is this crate's handler.
+fn is_ours(action: &libc::sigaction) -> bool {
+    action.sa_sigaction == on_signal as *const () as libc::sighandler_t
 }
 
 /// The current handler address of `sig` (`SIG_DFL`, `SIG_IGN` or a
@@ -196,16 +234,22 @@ pub(crate) fn check_catchable(sig: Signal) -> Result<(), SignalError> {
     Err(SignalError::InvalidSignal { signal: sig, reason })
 }
 
-/// Sends `sig` to process `pid` (`kill(2)`).
+/// Sends `sig` to process `pid` (`kill(2)`): nix's safe `kill` for the
+/// signals its `Signal` enum names, `libc::kill` for the real-time ones.
 pub(crate) fn kill(pid: i32, sig: Signal) -> io::Result<()> {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    if let Ok(named) = nix::sys::signal::Signal::try_from(sig.as_raw()) {
+        return nix::sys::signal::kill(pid, named).map_err(io::Error::from);
+    }
     // SAFETY: kill(2) takes two integers and touches no memory of ours.
-    let rc = unsafe { libc::kill(pid, sig.as_raw()) };
+    // nix's safe `kill` cannot name a real-time signal.
+    let rc = unsafe { libc::kill(pid.as_raw(), sig.as_raw()) };
     if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// A loop's lease on one slot of the table, with the loop's eventfd.
-/// Dropping it unsubscribes every signal (restoring `SIG_DFL` where it was
-/// the last subscriber), frees the slot and closes the eventfd.
+/// Dropping it unsubscribes every signal (restoring the previous action
+/// where it was the last subscriber), frees the slot and closes the eventfd.
 #[derive(Debug)]
 pub(crate) struct SlotLease {
     index: usize,
@@ -270,31 +314,40 @@ impl SlotLease {
         }
         // Installed on every call, like asyncio's `signal.signal` in
         // `add_signal_handler`: this also takes the signal back from a
-        // handler someone else installed in between.
-        if let Err(err) = set_disposition(n, SigHandler::Handler(on_signal)) {
-            if new {
-                slot.subscribed.fetch_and(!bit, SeqCst);
-                ctl.subscribers[n as usize] -= 1;
-            }
-            return Err(if err.raw_os_error() == Some(libc::EINVAL) {
-                SignalError::InvalidSignal {
-                    signal: sig,
-                    reason: "the operating system does not let it be caught",
+        // handler someone else installed in between. The action replaced
+        // by the first subscriber is the one to restore at the end.
+        match install_handler(n) {
+            Ok(old) => {
+                if new && ctl.subscribers[n as usize] == 1 {
+                    ctl.previous[n as usize] = (!is_ours(&old)).then_some(old);
                 }
-            } else {
-                SignalError::install(sig, err)
-            });
+                Ok(())
+            }
+            Err(err) => {
+                if new {
+                    slot.subscribed.fetch_and(!bit, SeqCst);
+                    ctl.subscribers[n as usize] -= 1;
+                }
+                Err(if err.raw_os_error() == Some(libc::EINVAL) {
+                    SignalError::InvalidSignal {
+                        signal: sig,
+                        reason: "the operating system does not let it be caught",
+                    }
+                } else {
+                    SignalError::install(sig, err)
+                })
+            }
         }
-        Ok(())
     }
 
     /// Unsubscribes this slot from `sig`; the last subscriber of the
-    /// process restores `SIG_DFL`. Does nothing if not subscribed.
+    /// process restores the action `sig` had before the first one
+    /// subscribed. Does nothing if not subscribed.
     ///
     /// # Errors
     ///
-    /// [`SignalError::Install`] if `SIG_DFL` cannot be restored (the slot is
-    /// unsubscribed anyway).
+    /// [`SignalError::Install`] if that action cannot be restored (the slot
+    /// is unsubscribed anyway).
     pub(crate) fn unsubscribe(&self, sig: Signal) -> Result<(), SignalError> {
         let mut ctl = control();
         Self::unsubscribe_locked(&mut ctl, self.slot(), sig.as_raw())
@@ -306,12 +359,16 @@ impl SlotLease {
         if slot.subscribed.load(SeqCst) & bit == 0 {
             return Ok(());
         }
-        let count = &mut ctl.subscribers[n as usize];
-        *count -= 1;
-        // Restore the default before dropping the subscription: a delivery
-        // in between is recorded for a loop that ignores it, rather than
-        // being lost without the default action.
-        let restored = if *count == 0 { set_disposition(n, SigHandler::SigDfl) } else { Ok(()) };
+        ctl.subscribers[n as usize] -= 1;
+        // Restore the previous action before dropping the subscription: a
+        // delivery in between is recorded for a loop that ignores it,
+        // rather than being lost without the previous action.
+        let restored = if ctl.subscribers[n as usize] == 0 {
+            let previous = ctl.previous[n as usize].take().unwrap_or_else(default_action);
+            swap_action(n, &previous).map(drop)
+        } else {
+            Ok(())
+        };
         slot.subscribed.fetch_and(!bit, SeqCst);
         restored
     }
@@ -338,7 +395,7 @@ impl Drop for SlotLease {
                     tracing::warn!(
                         target: "tulip",
                         signal = %Signal::from_raw(n),
-                        "cannot restore the default signal disposition: {err}"
+                        "cannot restore the previous signal disposition: {err}"
                     );
                 }
             }

@@ -71,12 +71,9 @@ async fn attempt(
                     bound = true;
                     break;
                 }
-                Err(e) => {
-                    last = Some(io::Error::new(
-                        e.kind(),
-                        format!("error while attempting to bind on address {l}: {e}"),
-                    ));
-                }
+                // Kept as is (errno included); it is reported as this
+                // attempt's failure.
+                Err(e) => last = Some(e),
             }
         }
         if !bound {

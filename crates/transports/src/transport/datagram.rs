@@ -32,7 +32,12 @@ pub struct DatagramSocketTransport {
     fd: RefCell<Option<OwnedFd>>,
     raw: RawFd,
     protocol: RefCell<Option<DatagramProtocolRef>>,
+    /// The connected peer (`getpeername`).
     peer: Option<Address>,
+    /// Where `sendto(data, None)` sends, and the only address `sendto`
+    /// accepts: the connected peer, or the `remote_addr` of an endpoint
+    /// that was not connected (`allow_broadcast`); asyncio's `_address`.
+    dest: Option<Address>,
     local: Option<Address>,
     made: Cell<bool>,
     closing: Cell<bool>,
@@ -59,10 +64,12 @@ impl Drop for Guard {
 }
 
 /// Wraps a datagram socket in a transport and schedules `connection_made`;
-/// `waiter` resolves after it ran.
+/// `waiter` resolves after it ran. `dest` is the fixed destination of a
+/// socket that was not connected to its `remote_addr`.
 pub(crate) fn start_datagram(
     lp: &Loop,
     fd: OwnedFd,
+    dest: Option<Address>,
     protocol: DatagramProtocolRef,
     waiter: LoopFuture<()>,
 ) -> Result<Rc<DatagramSocketTransport>> {
@@ -75,6 +82,7 @@ pub(crate) fn start_datagram(
         fd: RefCell::new(Some(fd)),
         raw,
         protocol: RefCell::new(Some(protocol)),
+        dest: dest.or_else(|| peer.clone()),
         peer,
         local,
         made: Cell::new(false),
@@ -171,7 +179,7 @@ impl DatagramSocketTransport {
     fn send_one(&self, data: &[u8], addr: Option<&Address>) -> std::io::Result<usize> {
         let g = self.fd.borrow();
         let Some(fd) = g.as_ref() else { return Err(std::io::ErrorKind::NotConnected.into()) };
-        match addr {
+        match addr.or(self.dest.as_ref()) {
             Some(a) if self.peer.is_none() => sys::sendto(fd.as_fd(), data, a),
             _ => sys::send(fd.as_fd(), data),
         }
@@ -324,9 +332,9 @@ impl DatagramTransport for DatagramSocketTransport {
         if self.closing.get() {
             return Err(Error::Closed);
         }
-        match (&self.peer, addr) {
-            (Some(peer), Some(a)) if a != peer => {
-                return Err(Error::invalid(format!("invalid address: must be None or {peer}")));
+        match (&self.dest, addr) {
+            (Some(dest), Some(a)) if a != dest => {
+                return Err(Error::invalid(format!("invalid address: must be None or {dest}")));
             }
             (None, None) => {
                 return Err(Error::invalid("an address is required on an unconnected socket"));

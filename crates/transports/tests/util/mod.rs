@@ -11,7 +11,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use loop_core::{ExceptionContext, Loop, LoopFuture};
-use loop_transports::{BaseProtocol, Error, Protocol, StreamProtocolRef, TransportRef};
+use loop_transports::{
+    BaseProtocol, Error, NetExt, Protocol, Server, ServerOptions, StreamProtocolRef, TransportRef,
+};
 
 /// Generous limit for anything a test waits on.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -223,4 +225,59 @@ pub async fn wait_child(lp: &Loop, child: Child) -> (String, std::process::ExitS
         assert!(Instant::now() < deadline, "python peer did not finish");
         loop_core::sleep(Duration::from_millis(2)).await.unwrap();
     }
+}
+
+/// The recorders of a [`recording_server`]'s connections, as they come.
+pub type Conns = Rc<RefCell<Vec<Rc<RefCell<Recorder>>>>>;
+
+/// A server whose connections are recorded; returns the server and the
+/// recorders' logs/lost futures as they come.
+pub async fn recording_server(
+    lp: &Loop,
+    setup: impl Fn(&mut Recorder) + 'static,
+) -> (Server, u16, Conns) {
+    let conns: Conns = Rc::default();
+    let c2 = conns.clone();
+    let l2 = lp.clone();
+    // The factory returns a shared recorder so the test can look at it.
+    struct Shared(Rc<RefCell<Recorder>>);
+    impl BaseProtocol for Shared {
+        fn connection_made(&mut self, t: TransportRef) {
+            self.0.borrow_mut().connection_made(t)
+        }
+        fn connection_lost(&mut self, e: Option<Error>) {
+            self.0.borrow_mut().connection_lost(e)
+        }
+        fn pause_writing(&mut self) {
+            self.0.borrow_mut().pause_writing()
+        }
+        fn resume_writing(&mut self) {
+            self.0.borrow_mut().resume_writing()
+        }
+    }
+    impl Protocol for Shared {
+        fn data_received(&mut self, d: &[u8]) {
+            self.0.borrow_mut().data_received(d)
+        }
+        fn eof_received(&mut self) -> bool {
+            self.0.borrow_mut().eof_received()
+        }
+    }
+    let server = lp
+        .create_server(
+            move || {
+                let mut r = Recorder::new(&l2);
+                setup(&mut r);
+                let r = Rc::new(RefCell::new(r));
+                c2.borrow_mut().push(r.clone());
+                Shared(r)
+            },
+            "127.0.0.1",
+            0,
+            ServerOptions::default(),
+        )
+        .await
+        .unwrap();
+    let port = server.addresses()[0].port().unwrap();
+    (server, port, conns)
 }
