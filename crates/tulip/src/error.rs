@@ -111,10 +111,12 @@ impl Error {
                 _ => ErrorKind::Other,
             },
             Error::Transport(e) => match e {
-                T::Io(_) => ErrorKind::Os,
+                T::Io(_) | T::Bind { .. } => ErrorKind::Os,
                 T::Closed => ErrorKind::Closed,
                 T::InvalidArgument(_) | T::BlockingSocket => ErrorKind::InvalidArgument,
-                T::InvalidState(_) | T::Unsupported(_) => ErrorKind::InvalidState,
+                T::InvalidState(_) | T::Unsupported(_) | T::SendfileInProgress => {
+                    ErrorKind::InvalidState
+                }
                 T::Resolve { .. } => ErrorKind::Resolve,
                 T::Connect(_) => ErrorKind::Connect,
                 T::SendfileNotAvailable(_) => ErrorKind::SendfileNotAvailable,
@@ -153,17 +155,14 @@ impl Error {
     }
 
     /// The operating system's error behind this one, errno included, if the
-    /// OS was the cause (for a failed connection attempt: the last
-    /// address's error).
+    /// OS was the cause (for a failed connection attempt: the first
+    /// address's error, as asyncio raises it).
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
             Error::Loop(loop_core::Error::Io(e))
             | Error::Loop(loop_core::Error::InvalidFd { source: e, .. })
             | Error::Signal(loop_signals::SignalError::Io(e))
             | Error::Signal(loop_signals::SignalError::Install { source: e, .. }) => Some(e),
-            Error::Transport(loop_transports::Error::Connect(c)) => {
-                c.attempts.last().map(|(_, e)| &**e)
-            }
             Error::Transport(e) => e.io_error(),
             _ => None,
         }
