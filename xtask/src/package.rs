@@ -46,15 +46,23 @@ pub(crate) fn run() -> Result<(), String> {
     let target_env = target.to_string_lossy().into_owned();
     let envs = [("CARGO_TARGET_DIR", target_env.as_str())];
 
-    // Step 1. Stale `.crate` files from earlier runs would be unpacked in
-    // step 2 as if this run had made them.
-    let package_dir = target.join("package");
+    // Step 1. Packaging verifies each crate against its siblings' packages
+    // through a local registry, and cargo takes registry crates to be
+    // immutable: a sibling packaged again with new contents but the same
+    // version would count as already built. So packaging gets a target
+    // directory of its own, where every tulip crate's build is forgotten
+    // before each run (third-party dependencies stay cached). Stale `.crate`
+    // files would be unpacked in step 2 as if this run had made them.
+    let verify_target = target.join("package-verify");
+    forget_builds_of(&verify_target.join("debug/.fingerprint"), &crates)?;
+    let verify_env = verify_target.to_string_lossy().into_owned();
+    let package_dir = verify_target.join("package");
     remove_crate_files(&package_dir)?;
     let mut args = vec!["package", "--locked", "--allow-dirty"];
     for name in &crates {
         args.extend(["-p", name.as_str()]);
     }
-    cargo(&args, &envs)?;
+    cargo(&args, &[("CARGO_TARGET_DIR", verify_env.as_str())])?;
 
     // Step 2. A fresh directory each time: a file left over from an earlier
     // unpacking must not stand in for one the package lacks.
@@ -343,4 +351,21 @@ mod tests {
         );
         assert!(manifest.contains("tulip = { path = \"tulip-0.1.0\" }\n"));
     }
+}
+
+/// Removes the build fingerprints of `crates` under `fingerprints` (a target
+/// directory's `debug/.fingerprint`), so cargo rebuilds them.
+fn forget_builds_of(fingerprints: &Path, crates: &[String]) -> Result<(), String> {
+    let Ok(entries) = fs::read_dir(fingerprints) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = crates
+            .iter()
+            .any(|c| name.strip_prefix(c.as_str()).is_some_and(|rest| rest.starts_with('-')));
+        if ours {
+            fs::remove_dir_all(entry.path())
+                .map_err(|e| format!("package: cannot remove {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
