@@ -264,6 +264,23 @@ fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
+/// Removes the build fingerprints of `crates` under `fingerprints` (a target
+/// directory's `debug/.fingerprint`), so cargo rebuilds them.
+fn forget_builds_of(fingerprints: &Path, crates: &[String]) -> Result<(), String> {
+    let Ok(entries) = fs::read_dir(fingerprints) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = crates
+            .iter()
+            .any(|c| name.strip_prefix(c.as_str()).is_some_and(|rest| rest.starts_with('-')));
+        if ours {
+            fs::remove_dir_all(entry.path())
+                .map_err(|e| format!("package: cannot remove {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,21 +368,4 @@ mod tests {
         );
         assert!(manifest.contains("tulip = { path = \"tulip-0.1.0\" }\n"));
     }
-}
-
-/// Removes the build fingerprints of `crates` under `fingerprints` (a target
-/// directory's `debug/.fingerprint`), so cargo rebuilds them.
-fn forget_builds_of(fingerprints: &Path, crates: &[String]) -> Result<(), String> {
-    let Ok(entries) = fs::read_dir(fingerprints) else { return Ok(()) };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = crates
-            .iter()
-            .any(|c| name.strip_prefix(c.as_str()).is_some_and(|rest| rest.starts_with('-')));
-        if ours {
-            fs::remove_dir_all(entry.path())
-                .map_err(|e| format!("package: cannot remove {}: {e}", entry.path().display()))?;
-        }
-    }
-    Ok(())
 }
