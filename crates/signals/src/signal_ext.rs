@@ -59,7 +59,15 @@ use crate::{Signal, SignalError};
 /// lp.close()?;
 /// # Ok::<(), loop_signals::SignalError>(())
 /// ```
-pub trait SignalExt {
+///
+/// Sealed: implemented for [`Loop`] only, so methods can be added without
+/// breaking anyone:
+///
+/// ```compile_fail,E0277
+/// struct MyLoop;
+/// impl loop_signals::SignalExt for MyLoop {}
+/// ```
+pub trait SignalExt: sealed::Sealed {
     /// Runs `f` on this loop every time `sig` is delivered to the process
     /// (asyncio's `add_signal_handler`). Replaces this loop's previous
     /// handler of `sig`.
@@ -108,4 +116,10 @@ impl SignalExt for Loop {
     fn remove_signal_handler(&self, sig: impl Into<Signal>) -> Result<bool, SignalError> {
         loop_state::remove_handler(self, sig.into())
     }
+}
+
+/// The seal of [`SignalExt`]: only [`Loop`] implements it.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for loop_core::Loop {}
 }

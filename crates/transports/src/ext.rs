@@ -31,7 +31,15 @@ use crate::{dns, pipe, sendfile, sock_ops, udp, unix};
 /// returns both. `P` may be a [`Protocol`](crate::Protocol) or a
 /// [`BufferedProtocol`](crate::BufferedProtocol) (the `M` marker is
 /// inferred).
-pub trait NetExt {
+///
+/// Sealed: implemented for [`Loop`] only, so methods can be added without
+/// breaking anyone:
+///
+/// ```compile_fail,E0277
+/// struct MyLoop;
+/// impl loop_transports::NetExt for MyLoop {}
+/// ```
+pub trait NetExt: sealed::Sealed {
     /// Opens a TCP connection to `host:port` (asyncio's
     /// `create_connection`). `host` is resolved off the loop thread and every
     /// address is tried in turn — or raced, with
@@ -320,7 +328,9 @@ pub trait NetExt {
 /// Receiving and accepting are cancel-safe (nothing is consumed before the
 /// future completes); `sock_sendall` and `sock_sendfile` may have sent part
 /// of the data when dropped.
-pub trait SockExt {
+///
+/// Sealed: implemented for [`Loop`] only.
+pub trait SockExt: sealed::Sealed {
     /// Receives up to `n` bytes (`recv`); empty at EOF.
     fn sock_recv(&self, sock: impl AsFd, n: usize) -> impl Future<Output = Result<Vec<u8>>>;
     /// Receives into `buf`; the number of bytes.
@@ -547,4 +557,10 @@ impl SockExt for Loop {
     ) -> Result<u64> {
         sendfile::sock_sendfile(self, sock.as_fd(), file, offset, count, fallback).await
     }
+}
+
+/// The seal of [`NetExt`] and [`SockExt`]: only [`Loop`] implements them.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for loop_core::Loop {}
 }

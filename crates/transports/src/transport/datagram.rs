@@ -325,6 +325,10 @@ impl BaseTransport for DatagramSocketTransport {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn get_loop(&self) -> Loop {
+        self.lp.clone()
+    }
 }
 
 impl DatagramTransport for DatagramSocketTransport {

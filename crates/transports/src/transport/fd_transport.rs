@@ -485,6 +485,10 @@ impl BaseTransport for FdTransport {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn get_loop(&self) -> Loop {
+        self.lp.clone()
+    }
 }
 
 impl ReadTransport for FdTransport {
