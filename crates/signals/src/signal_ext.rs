@@ -78,8 +78,7 @@ pub trait SignalExt: sealed::Sealed {
     /// this system, for `SIGKILL` and `SIGSTOP`, for the fault signals
     /// (`SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`) and for a signal the OS
     /// refuses; [`SignalError::Install`] if the OS handler cannot be
-    /// installed; [`SignalError::TooManyLoops`] if too many loops have
-    /// handlers at once; [`SignalError::Io`] if the wake-up descriptor
+    /// installed; [`SignalError::Io`] if the wake-up descriptor
     /// cannot be created; [`SignalError::Loop`] with
     /// [`LoopClosed`](loop_core::Error::LoopClosed) after `close`.
     fn add_signal_handler(
