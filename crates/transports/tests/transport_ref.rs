@@ -4,25 +4,15 @@
 mod util;
 
 use loop_transports::{
-    BaseProtocol, ConnectOptions, DatagramOptions, DatagramProtocol, DatagramTransport, Endpoint,
-    NetExt,
+    BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, Endpoint, NetExt,
 };
-use util::{Recorder, close, recording_server, run};
+use util::{close, recording_server, run};
 
 #[test]
 fn a_stream_transport_is_debug_and_knows_its_loop() {
     run(|lp| async move {
         let (server, port, _conns) = recording_server(&lp, |_| {}).await;
-        let l2 = lp.clone();
-        let (t, _p) = lp
-            .create_connection(
-                move || Recorder::new(&l2),
-                "127.0.0.1",
-                port,
-                ConnectOptions::default(),
-            )
-            .await
-            .unwrap();
+        let (t, _p) = util::connect_recorder(&lp, port).await;
         assert!(t.get_loop().ptr_eq(&lp));
         let shown = format!("{t:?}");
         assert!(shown.contains("fd"), "{shown}");

@@ -287,3 +287,37 @@ pub async fn recording_server(
     let port = server.addresses()[0].port().unwrap();
     (server, port, conns)
 }
+
+/// Connects a [`Recorder`] client to `127.0.0.1:port`.
+#[allow(dead_code)] // not every test binary connects
+pub async fn connect_recorder(lp: &Loop, port: u16) -> (TransportRef, Rc<RefCell<Recorder>>) {
+    let l2 = lp.clone();
+    lp.create_connection(
+        move || Recorder::new(&l2),
+        "127.0.0.1",
+        port,
+        loop_transports::ConnectOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// An unlinked temporary file of `len` bytes with a recognisable pattern,
+/// and those bytes. `tag` keeps concurrent test binaries apart.
+#[allow(dead_code)] // not every test binary sends files
+pub fn temp_file(tag: &str, len: usize) -> (std::fs::File, Vec<u8>) {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = std::env::temp_dir().join(format!("tulip-{tag}-{}-{len}", std::process::id()));
+    let data: Vec<u8> = (0..len).map(|i| (i % 239) as u8).collect();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&data).unwrap();
+    f.seek(SeekFrom::Start(0)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (f, data)
+}
