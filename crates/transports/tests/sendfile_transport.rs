@@ -4,7 +4,6 @@
 mod util;
 
 use std::cell::{Cell, RefCell};
-use std::io::Write;
 use std::rc::Rc;
 
 use loop_core::Loop;
