@@ -27,6 +27,8 @@ fn ctrl_c_during_run_is_reported_as_interrupted() {
         timeout(tulip_tests::EVENT_TIMEOUT, sleep(Duration::from_secs(3600))).await??;
         Ok::<(), Error>(())
     });
-    assert!(matches!(out, Err(Error::Interrupted)), "{out:?}");
+    assert_eq!(out.as_ref().err().map(Error::kind), Some(ErrorKind::Interrupted), "{out:?}");
+    // The loop's own variant stays matchable through the facade's error.
+    assert!(matches!(out, Err(Error::Loop(tulip::event_loop::Error::Interrupted))), "{out:?}");
     assert!(dropped.get(), "the main task's future was dropped (cancelled)");
 }

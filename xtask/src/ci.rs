@@ -1,4 +1,5 @@
-//! `cargo xtask ci`: format check, clippy, tests, docs, tidy, examples.
+//! `cargo xtask ci`: format check, tidy, clippy, tests, docs, packaging,
+//! examples.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "signals",
     "udp_echo",
     "unix_echo",
+    "porting_kv",
     "tcp_echo_client_streams",
     "tour",
 ];
@@ -36,6 +38,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    crate::package::run()?;
     if !skip_examples {
         cargo(&["build", "--release", "-p", "tulip", "--examples"], &[])?;
         for name in TERMINATING_EXAMPLES {
@@ -48,10 +51,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// Runs a built example, failing if it exits non-zero or hangs.
 fn run_example(name: &str) -> Result<(), String> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let exe = target.join("release/examples").join(name);
+    let exe = crate::target_dir().join("release/examples").join(name);
     eprintln!("xtask: $ {}", exe.display());
     let mut child = Command::new(&exe)
         .stdin(Stdio::null())

@@ -2,8 +2,8 @@
 //!
 //! The task slab (and stepping tasks), the task factory, the exception handler, debug
 //! settings and the default executor do not depend on how a loop polls, so
-//! they live here, once, and every [`EventLoop`](crate::EventLoop)
-//! implementation embeds one and returns it from `common()`.
+//! they live here, apart from the scheduling machinery of
+//! [`LoopInner`](crate::inner::LoopInner).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::event_loop::EventLoop;
 use crate::exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
 use crate::executor::{Executor, ThreadPoolExecutor};
+use crate::inner::LoopInner;
 use crate::task::{TaskAny, TaskFactory, TaskId, TaskRef, TaskSlab};
 
 /// The environment variable that turns debug mode on for new loops (like
@@ -28,9 +28,9 @@ pub const DEFAULT_SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
 static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Per-loop state shared by all implementations: see the module docs.
-pub struct LoopCommon {
+pub(crate) struct LoopCommon {
     id: u64,
-    self_ref: RefCell<Option<Weak<dyn EventLoop>>>,
+    self_ref: RefCell<Option<Weak<LoopInner>>>,
     debug: Cell<bool>,
     slow_callback_duration: Cell<Duration>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
@@ -38,11 +38,12 @@ pub struct LoopCommon {
     pub(crate) tasks: TaskSlab,
     executor: RefCell<Option<Arc<dyn Executor>>>,
     executor_shutdown_called: Cell<bool>,
+    pub(crate) extensions: RefCell<crate::extension::Extensions>,
 }
 
 impl LoopCommon {
     /// Fresh state; debug mode follows [`DEBUG_ENV_VAR`].
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let debug = std::env::var_os(DEBUG_ENV_VAR).is_some_and(|v| !v.is_empty() && v != "0");
         LoopCommon {
             id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
@@ -54,56 +55,57 @@ impl LoopCommon {
             tasks: TaskSlab::default(),
             executor: RefCell::new(None),
             executor_shutdown_called: Cell::new(false),
+            extensions: RefCell::default(),
         }
     }
 
     /// A process-unique id for the loop.
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.id
     }
 
-    pub(crate) fn set_self_ref(&self, weak: Weak<dyn EventLoop>) {
+    pub(crate) fn set_self_ref(&self, weak: Weak<LoopInner>) {
         *self.self_ref.borrow_mut() = Some(weak);
     }
 
-    pub(crate) fn self_ref(&self) -> Option<Weak<dyn EventLoop>> {
+    pub(crate) fn self_ref(&self) -> Option<Weak<LoopInner>> {
         self.self_ref.borrow().clone()
     }
 
     /// Whether debug mode is on.
-    pub fn debug(&self) -> bool {
+    pub(crate) fn debug(&self) -> bool {
         self.debug.get()
     }
 
     /// Turns debug mode on or off.
-    pub fn set_debug(&self, on: bool) {
+    pub(crate) fn set_debug(&self, on: bool) {
         self.debug.set(on);
     }
 
     /// The slow-callback threshold used in debug mode.
-    pub fn slow_callback_duration(&self) -> Duration {
+    pub(crate) fn slow_callback_duration(&self) -> Duration {
         self.slow_callback_duration.get()
     }
 
     /// Sets the slow-callback threshold used in debug mode.
-    pub fn set_slow_callback_duration(&self, d: Duration) {
+    pub(crate) fn set_slow_callback_duration(&self, d: Duration) {
         self.slow_callback_duration.set(d);
     }
 
     /// The custom exception handler, if one is set.
-    pub fn exception_handler(&self) -> Option<ExceptionHandler> {
+    pub(crate) fn exception_handler(&self) -> Option<ExceptionHandler> {
         self.exception_handler.borrow().clone()
     }
 
     /// Sets (or, with `None`, removes) the custom exception handler.
-    pub fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
+    pub(crate) fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
         *self.exception_handler.borrow_mut() = handler;
     }
 
     /// Reports a failure: to the custom handler if set, else to
     /// [`default_exception_handler`]. A panicking custom handler is caught
     /// and both failures go to the default handler, as asyncio does.
-    pub fn call_exception_handler(&self, ctx: ExceptionContext) {
+    pub(crate) fn call_exception_handler(&self, ctx: ExceptionContext) {
         let handler = self.exception_handler();
         let lp = self.self_ref().and_then(|w| w.upgrade()).map(crate::Loop::from_rc);
         match (handler, lp) {
@@ -124,17 +126,17 @@ impl LoopCommon {
     }
 
     /// The task factory, if one is set.
-    pub fn task_factory(&self) -> Option<TaskFactory> {
+    pub(crate) fn task_factory(&self) -> Option<TaskFactory> {
         self.task_factory.borrow().clone()
     }
 
     /// Sets (or, with `None`, removes) the task factory.
-    pub fn set_task_factory(&self, factory: Option<TaskFactory>) {
+    pub(crate) fn set_task_factory(&self, factory: Option<TaskFactory>) {
         *self.task_factory.borrow_mut() = factory;
     }
 
     /// Every task of this loop that is not done yet.
-    pub fn all_tasks(&self) -> Vec<TaskRef> {
+    pub(crate) fn all_tasks(&self) -> Vec<TaskRef> {
         self.tasks.live()
     }
 
@@ -143,7 +145,7 @@ impl LoopCommon {
     /// was cancelled, and frees its slot once it ended. A stale id (the task
     /// ended, or the loop closed) does nothing. Panics of the task are
     /// caught and become its outcome.
-    pub fn run_task(&self, task: TaskId) {
+    pub(crate) fn run_task(&self, task: TaskId) {
         let Some(t) = self.tasks.get(task) else { return };
         if t.step(&t, &task.waker()) {
             let slot = self.tasks.remove(task);
@@ -156,14 +158,14 @@ impl LoopCommon {
     /// already queued, has ended, or the id is stale. `lp` is the loop this
     /// state belongs to. Loops call it for
     /// [`RemoteItem::WakeTask`](crate::RemoteItem::WakeTask).
-    pub fn wake_task(&self, lp: &dyn EventLoop, task: TaskId) {
+    pub(crate) fn wake_task(&self, lp: &LoopInner, task: TaskId) {
         if self.tasks.mark_scheduled(task) {
             lp.schedule_task(task);
         }
     }
 
     /// The task `task` names, if it is live (for reports).
-    pub fn task(&self, task: TaskId) -> Option<TaskRef> {
+    pub(crate) fn task(&self, task: TaskId) -> Option<TaskRef> {
         self.tasks.get(task).map(TaskRef)
     }
 
@@ -172,7 +174,7 @@ impl LoopCommon {
     /// call it when they close (after refusing new work); dropping a
     /// `LoopCommon` does it too. Done callbacks of the ended tasks are
     /// offered to the (closed) loop, which drops them.
-    pub fn release_tasks(&self) {
+    pub(crate) fn release_tasks(&self) {
         // Dropping a future may end or wake other tasks: repeat until empty.
         loop {
             let all: Vec<Rc<dyn TaskAny>> = self.tasks.take_all();
@@ -194,7 +196,7 @@ impl LoopCommon {
     ///
     /// [`Error::ExecutorShutdown`](crate::Error::ExecutorShutdown) after
     /// [`shutdown_default_executor`](crate::Loop::shutdown_default_executor).
-    pub fn default_executor(&self) -> crate::Result<Arc<dyn Executor>> {
+    pub(crate) fn default_executor(&self) -> crate::Result<Arc<dyn Executor>> {
         if self.executor_shutdown_called.get() {
             return Err(crate::Error::ExecutorShutdown);
         }
@@ -203,7 +205,7 @@ impl LoopCommon {
     }
 
     /// Replaces the default executor.
-    pub fn set_default_executor(&self, executor: Arc<dyn Executor>) {
+    pub(crate) fn set_default_executor(&self, executor: Arc<dyn Executor>) {
         *self.executor.borrow_mut() = Some(executor);
         self.executor_shutdown_called.set(false);
     }
@@ -216,7 +218,7 @@ impl LoopCommon {
     }
 
     /// Shuts the default executor down without waiting (loop close).
-    pub fn shutdown_executor_nowait(&self) {
+    pub(crate) fn shutdown_executor_nowait(&self) {
         if let Some(ex) = self.take_default_executor() {
             ex.shutdown(false);
         }

@@ -147,7 +147,7 @@ impl<T: 'static> LoopFuture<T> {
             let me = self.clone();
             // On a closed loop the callback is dropped, as close drops every
             // pending callback.
-            let _ = lp.as_event_loop().call_soon(Handle::new(move || f(&me)));
+            let _ = lp.inner().call_soon(Handle::new(move || f(&me)));
         }
     }
 

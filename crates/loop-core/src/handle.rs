@@ -89,14 +89,16 @@ impl Handle {
     /// Wraps a one-shot callback. The caller's location is recorded for
     /// debug reports.
     #[track_caller]
-    pub fn new(f: impl FnOnce() + 'static) -> Self {
+    pub(crate) fn new(f: impl FnOnce() + 'static) -> Self {
         Handle {
             cell: Rc::new(Once { header: Header::new(Location::caller()), f: Cell::new(Some(f)) }),
         }
     }
 
     /// Wraps a callback that runs every time the handle is run, until
-    /// cancelled (the form `add_reader` and `add_writer` take).
+    /// cancelled: the form fd watchers take, and one a caller can schedule
+    /// again and again without an allocation per call
+    /// ([`Loop::call_before_poll_handle`](crate::Loop::call_before_poll_handle)).
     #[track_caller]
     pub fn repeating(f: impl FnMut() + 'static) -> Self {
         Handle {
@@ -122,13 +124,13 @@ impl Handle {
     }
 
     /// Runs the callback unless it was cancelled. A one-shot handle runs at
-    /// most once. Loop implementations call this; users rarely need it.
+    /// most once.
     ///
     /// # Panics
     ///
     /// Propagates a panic of the callback; the loop catches it and reports
     /// it to its exception handler.
-    pub fn run(&self) {
+    pub(crate) fn run(&self) {
         if !self.cancelled() {
             self.cell.call();
         }
@@ -174,12 +176,6 @@ pub struct TimerHandle {
 }
 
 impl TimerHandle {
-    /// A timer handle for `handle` due at `when`, for loop implementations
-    /// that do not track cancelled heap entries.
-    pub fn new(handle: Handle, when: Instant) -> Self {
-        TimerHandle { handle, when, cancelled_in_heap: None }
-    }
-
     /// A timer handle whose cancellation is counted in `counter` while the
     /// handle sits in its loop's heap.
     pub(crate) fn tracked(handle: Handle, when: Instant, counter: Rc<Cell<usize>>) -> Self {

@@ -6,15 +6,17 @@
 //! watching, the executor for blocking work, exception handling, debug mode,
 //! and the task helpers (`sleep`, …). It builds on nothing but the OS
 //! (through `rustix`) and a few small crates; every other tulip crate builds
-//! on it, through the object-safe [`EventLoop`] trait and the user-facing
-//! [`Loop`] handle only.
+//! on it, through the user-facing [`Loop`] handle only.
 //!
 //! # Implementation
 //!
-//! [`SelectorEventLoop`] runs on the thread that created it, with a
-//! level-triggered epoll selector (one `epoll_pwait` per iteration), an
-//! eventfd for wake-ups from other threads ([`RemoteLoop`]), and a
-//! `(deadline, sequence)` binary heap of timers. A task is one allocation
+//! A [`Loop`] runs on the thread that created it. It owns the ready queue,
+//! the `(deadline, sequence)` binary heap of timers, the task slab and the
+//! queue of calls from other threads ([`RemoteLoop`]), and drives a
+//! [`driver::Driver`] — the one pluggable part: the default
+//! [`driver::EpollDriver`] is a level-triggered epoll selector (one
+//! `epoll_pwait` per iteration) with an eventfd for wake-ups from other
+//! threads. A task is one allocation
 //! (header, future, output) kept in a per-loop slab; its waker is its slot
 //! id (no reference count) and puts it on the same ready queue as
 //! `call_soon`. The default executor is a bounded thread pool the loop
@@ -40,34 +42,33 @@
 //! ```
 
 mod blocking;
-mod clock;
 mod common;
+pub mod driver;
 mod error;
-mod event_loop;
 mod exception;
 mod executor;
+mod extension;
 mod future;
 mod handle;
 mod helpers;
+mod inner;
 mod loop_handle;
 mod policy;
 mod ready;
 mod remote;
-mod run;
-mod selector;
+mod runner;
 mod task;
 mod timer_heap;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
-pub use async_task::Runnable;
 pub use blocking::ExecutorFuture;
-pub use common::{DEBUG_ENV_VAR, DEFAULT_SLOW_CALLBACK_DURATION, LoopCommon};
+pub use common::{DEBUG_ENV_VAR, DEFAULT_SLOW_CALLBACK_DURATION};
 pub use error::{Error, Result};
-pub use event_loop::EventLoop;
 pub use exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
 pub use executor::{Executor, Job, ThreadPoolExecutor};
+pub use extension::LoopExtension;
 pub use future::{CallbackId, LoopFuture};
 pub use handle::{Handle, TimerHandle};
 pub use helpers::*;
@@ -76,7 +77,11 @@ pub use policy::{
     DefaultEventLoopPolicy, EventLoopPolicy, get_event_loop, get_event_loop_policy,
     get_running_loop, new_event_loop, set_event_loop, set_event_loop_policy,
 };
-pub use remote::{RemoteItem, RemoteLoop, RemoteQueue, RemoteTask};
-pub use run::run;
-pub use selector::SelectorEventLoop;
-pub use task::{LocalBoxFuture, Task, TaskFactory, TaskId, TaskRef, current_task};
+pub use remote::{RemoteLoop, RemoteTask};
+pub use runner::{MainTaskHook, Runner, run};
+pub use task::{LocalBoxFuture, Task, TaskFactory, TaskRef, current_task};
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

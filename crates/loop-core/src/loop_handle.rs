@@ -1,22 +1,22 @@
 //! `Loop`: the user-facing, clonable handle to an event loop.
 //!
-//! It wraps an `Rc<dyn EventLoop>` and adds the generic methods (closures
-//! instead of boxed handles, typed tasks). Upper crates extend it through
-//! extension traits.
+//! It wraps the `Rc`-shared loop machinery and offers the generic methods
+//! (closures instead of boxed handles, typed tasks). Upper crates extend it
+//! through extension traits.
 
 use std::fmt;
 use std::future::Future;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsFd;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::event_loop::EventLoop;
 use crate::exception::{ExceptionContext, ExceptionHandler};
 use crate::executor::Executor;
 use crate::future::LoopFuture;
 use crate::handle::{Handle, TimerHandle};
+use crate::inner::LoopInner;
 use crate::remote::RemoteLoop;
 use crate::task::{self, Task, TaskFactory, TaskRef};
 
@@ -26,13 +26,13 @@ use crate::task::{self, Task, TaskFactory, TaskRef};
 /// [`remote`](Loop::remote) for a handle other threads can use.
 #[derive(Clone)]
 pub struct Loop {
-    rc: Rc<dyn EventLoop>,
+    rc: Rc<LoopInner>,
 }
 
 /// A weak reference to a loop, that does not keep it alive.
 #[derive(Clone)]
 pub struct WeakLoop {
-    weak: Weak<dyn EventLoop>,
+    weak: Weak<LoopInner>,
 }
 
 impl WeakLoop {
@@ -49,26 +49,39 @@ impl fmt::Debug for WeakLoop {
 }
 
 impl Loop {
-    /// A new default loop ([`SelectorEventLoop`](crate::SelectorEventLoop)).
+    /// A new loop on the default driver ([`EpollDriver`]) and the system's
+    /// monotonic clock (asyncio's `new_event_loop()` /
+    /// `SelectorEventLoop()`).
     ///
     /// # Errors
     ///
-    /// The OS refused the selector's resources (out of fds).
+    /// The OS refused the driver's resources (out of fds).
+    ///
+    /// [`EpollDriver`]: crate::driver::EpollDriver
     pub fn new() -> Result<Loop> {
-        crate::SelectorEventLoop::new()
+        let driver = crate::driver::EpollDriver::new()?;
+        Ok(Loop::with_driver(Box::new(driver), None))
     }
 
-    /// Wraps any [`EventLoop`] implementation.
-    pub fn from_rc(rc: Rc<dyn EventLoop>) -> Loop {
-        if rc.common().self_ref().is_none() {
-            rc.common().set_self_ref(Rc::downgrade(&rc));
-        }
+    /// A new loop over any [`Driver`](crate::driver::Driver), on `clock`
+    /// (`None`: the system's monotonic clock). This is the whole seam a
+    /// backend plugs into; see [`crate::driver`].
+    pub fn with_driver(
+        driver: Box<dyn crate::driver::Driver>,
+        clock: Option<Rc<dyn crate::driver::Clock>>,
+    ) -> Loop {
+        let rc = LoopInner::new(driver, clock);
+        rc.common().set_self_ref(Rc::downgrade(&rc));
         Loop { rc }
     }
 
-    /// The implementation behind this handle.
-    pub fn as_event_loop(&self) -> &dyn EventLoop {
-        &*self.rc
+    /// The handle of a loop known to exist.
+    pub(crate) fn from_rc(rc: Rc<LoopInner>) -> Loop {
+        Loop { rc }
+    }
+
+    pub(crate) fn inner(&self) -> &LoopInner {
+        &self.rc
     }
 
     /// A weak reference to the loop.
@@ -76,7 +89,7 @@ impl Loop {
         WeakLoop { weak: Rc::downgrade(&self.rc) }
     }
 
-    pub(crate) fn downgrade_rc(&self) -> Weak<dyn EventLoop> {
+    pub(crate) fn downgrade_rc(&self) -> Weak<LoopInner> {
         Rc::downgrade(&self.rc)
     }
 
@@ -90,7 +103,7 @@ impl Loop {
         self.rc.common().id()
     }
 
-    pub(crate) fn common(&self) -> &crate::LoopCommon {
+    pub(crate) fn common(&self) -> &crate::common::LoopCommon {
         self.rc.common()
     }
 
@@ -139,8 +152,10 @@ impl Loop {
         self.rc.call_at(when, Handle::new(f))
     }
 
-    /// Schedules `f` to run after the current batch, before the next poll
-    /// (see [`EventLoop::call_before_poll`]).
+    /// Schedules `f` to run at the end of the current iteration, after the
+    /// current batch of callbacks and before the loop polls again (outside
+    /// a batch: at the end of the next iteration). Transports use it to
+    /// coalesce the writes of one batch into one syscall.
     ///
     /// # Errors
     ///
@@ -150,6 +165,17 @@ impl Loop {
         let h = Handle::new(f);
         self.rc.call_before_poll(h.clone())?;
         Ok(h)
+    }
+
+    /// [`call_before_poll`](Loop::call_before_poll) for a
+    /// [`Handle::repeating`] made once and scheduled many times (no
+    /// allocation per call). A cancelled handle does not run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopClosed`] after `close`.
+    pub fn call_before_poll_handle(&self, handle: &Handle) -> Result<()> {
+        self.rc.call_before_poll(handle.clone())
     }
 
     /// The `Send + Sync` handle for other threads.
@@ -174,11 +200,11 @@ impl Loop {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidFd`] for a closed or unpollable fd;
-    /// [`Error::LoopClosed`] after `close`.
+    /// [`Error::InvalidFd`] for an fd the driver cannot watch (a regular
+    /// file); [`Error::LoopClosed`] after `close`.
     #[track_caller]
-    pub fn add_reader(&self, fd: &impl AsRawFd, f: impl FnMut() + 'static) -> Result<()> {
-        self.rc.add_reader(fd.as_raw_fd(), Handle::repeating(f))
+    pub fn add_reader(&self, fd: impl AsFd, f: impl FnMut() + 'static) -> Result<()> {
+        self.rc.add_reader(fd.as_fd(), Handle::repeating(f))
     }
 
     /// Stops watching `fd` for reading; returns whether it was watched.
@@ -186,8 +212,8 @@ impl Loop {
     /// # Errors
     ///
     /// [`Error::LoopClosed`] after `close`.
-    pub fn remove_reader(&self, fd: &impl AsRawFd) -> Result<bool> {
-        self.rc.remove_reader(fd.as_raw_fd())
+    pub fn remove_reader(&self, fd: impl AsFd) -> Result<bool> {
+        self.rc.remove_reader(fd.as_fd())
     }
 
     /// Calls `f` every time `fd` is writable, replacing any writer of `fd`.
@@ -196,8 +222,8 @@ impl Loop {
     ///
     /// As [`add_reader`](Loop::add_reader).
     #[track_caller]
-    pub fn add_writer(&self, fd: &impl AsRawFd, f: impl FnMut() + 'static) -> Result<()> {
-        self.rc.add_writer(fd.as_raw_fd(), Handle::repeating(f))
+    pub fn add_writer(&self, fd: impl AsFd, f: impl FnMut() + 'static) -> Result<()> {
+        self.rc.add_writer(fd.as_fd(), Handle::repeating(f))
     }
 
     /// Stops watching `fd` for writing; returns whether it was watched.
@@ -205,28 +231,8 @@ impl Loop {
     /// # Errors
     ///
     /// [`Error::LoopClosed`] after `close`.
-    pub fn remove_writer(&self, fd: &impl AsRawFd) -> Result<bool> {
-        self.rc.remove_writer(fd.as_raw_fd())
-    }
-
-    /// [`add_reader`](Loop::add_reader) for a raw fd number.
-    ///
-    /// # Errors
-    ///
-    /// As [`add_reader`](Loop::add_reader).
-    #[track_caller]
-    pub fn add_reader_fd(&self, fd: RawFd, f: impl FnMut() + 'static) -> Result<()> {
-        self.rc.add_reader(fd, Handle::repeating(f))
-    }
-
-    /// [`add_writer`](Loop::add_writer) for a raw fd number.
-    ///
-    /// # Errors
-    ///
-    /// As [`add_reader`](Loop::add_reader).
-    #[track_caller]
-    pub fn add_writer_fd(&self, fd: RawFd, f: impl FnMut() + 'static) -> Result<()> {
-        self.rc.add_writer(fd, Handle::repeating(f))
+    pub fn remove_writer(&self, fd: impl AsFd) -> Result<bool> {
+        self.rc.remove_writer(fd.as_fd())
     }
 
     // ----- lifecycle -----
@@ -284,7 +290,9 @@ impl Loop {
         task.try_take()
     }
 
-    /// Stops the loop after the current batch (see [`EventLoop::stop`]).
+    /// Asks the loop to stop: the current batch finishes, then
+    /// `run_forever` returns. Called before `run_forever`, the next run
+    /// polls once without blocking, runs one batch, and returns.
     pub fn stop(&self) {
         self.rc.stop();
     }
@@ -299,7 +307,12 @@ impl Loop {
         self.rc.is_closed()
     }
 
-    /// Closes the loop (see [`EventLoop::close`]). Idempotent.
+    /// Closes the loop (asyncio's `close`): pending callbacks, timers and fd
+    /// watches are dropped (their closures released, even where the user
+    /// kept the handle), tasks still pending end cancelled and their futures
+    /// are dropped, the default executor is shut down without waiting, and
+    /// the driver releases its OS resources — the loop owns no fd
+    /// afterwards, whatever handles still exist. Idempotent.
     ///
     /// # Errors
     ///

@@ -71,7 +71,7 @@ pub trait EventLoopPolicy: Send + Sync {
 }
 
 /// The default policy: a current loop per thread, created on first use, of
-/// the default [`SelectorEventLoop`](crate::SelectorEventLoop) kind.
+/// the default kind ([`Loop::new`], over [`EpollDriver`](crate::driver::EpollDriver)).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DefaultEventLoopPolicy;
 

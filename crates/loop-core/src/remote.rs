@@ -20,13 +20,13 @@ use crate::task::TaskId;
 
 /// Work sent to a loop from another thread.
 #[non_exhaustive]
-pub enum RemoteItem {
+pub(crate) enum RemoteItem {
     /// A callback to run on the loop (`call_soon_threadsafe`).
     Call(Box<dyn FnOnce() + Send + 'static>),
     /// A runnable of a task spawned with [`RemoteLoop::spawn`], woken.
     Task(Runnable),
     /// A wake-up, from another thread, of one of the loop's own tasks: the
-    /// loop hands it to [`LoopCommon::wake_task`](crate::LoopCommon::wake_task).
+    /// loop hands it to `LoopCommon::wake_task`.
     WakeTask(TaskId),
     /// A request to stop the loop.
     Stop,
@@ -49,37 +49,37 @@ struct Shared {
 }
 
 /// The receiving end a loop implementation drains (one per loop).
-pub struct RemoteQueue {
+pub(crate) struct RemoteQueue {
     shared: Arc<Shared>,
 }
 
 impl RemoteQueue {
     /// A queue whose pushes call `wake` (which must wake the loop's
     /// selector; it should coalesce repeated wake-ups itself).
-    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
         RemoteQueue {
             shared: Arc::new(Shared { queue: ConcurrentQueue::unbounded(), wake: Box::new(wake) }),
         }
     }
 
     /// The sending end, for other threads.
-    pub fn remote(&self) -> RemoteLoop {
+    pub(crate) fn remote(&self) -> RemoteLoop {
         RemoteLoop { shared: self.shared.clone() }
     }
 
     /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.shared.queue.is_empty()
     }
 
     /// Takes one queued item.
-    pub fn pop(&self) -> Option<RemoteItem> {
+    pub(crate) fn pop(&self) -> Option<RemoteItem> {
         self.shared.queue.pop().ok()
     }
 
     /// Refuses further pushes (loop close) and drops what is queued, on the
     /// calling (loop) thread.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.shared.queue.close();
         while self.shared.queue.pop().is_ok() {}
     }
@@ -108,7 +108,7 @@ impl RemoteLoop {
     ///
     /// [`Error::LoopClosed`] when the loop is closed; the item is handed
     /// back to the caller's thread and dropped there.
-    pub fn push(&self, item: RemoteItem) -> Result<()> {
+    pub(crate) fn push(&self, item: RemoteItem) -> Result<()> {
         self.try_push(item).map_err(|item| {
             // A non-Send task's runnable must not be dropped on a foreign
             // thread (its future would be dropped here); leak it instead.

@@ -134,3 +134,19 @@ fn run_leaks_no_fd() {
     }
     assert_eq!(open_fd_count(), before);
 }
+
+#[test]
+fn closing_the_loop_closes_its_driver_whatever_handles_remain() {
+    let _s = serial();
+    let before = open_fd_count();
+    let lp = Loop::new().unwrap();
+    let remote = lp.remote();
+    let keep = lp.clone();
+    assert!(open_fd_count() > before);
+    lp.close().unwrap();
+    // asyncio's close() closes the selector: no fd left, though a handle and
+    // a thread-safe handle are still alive.
+    assert_eq!(open_fd_count(), before);
+    assert!(matches!(remote.call_soon_threadsafe(|| {}), Err(loop_core::Error::LoopClosed)));
+    drop((keep, remote));
+}

@@ -5,8 +5,7 @@
 //! [`loop_core::Loop`], and [`run_with_sigint`], `asyncio.run` with its
 //! Ctrl-C behaviour (SIGINT cancels the main task). [`Signal`] names the
 //! signals, [`kill`] sends one, [`SignalError`] is the crate's error. It
-//! builds on `loop-core`'s public [`EventLoop`](loop_core::EventLoop) trait
-//! and [`Loop`](loop_core::Loop) handle only (timers, `call_soon`, fd
+//! builds on `loop-core`'s public [`Loop`](loop_core::Loop) handle only (timers, `call_soon`, fd
 //! readers), and on `nix` and `rustix` for the system calls.
 //!
 //! # Semantics
@@ -14,14 +13,17 @@
 //! A signal's callback runs on the loop as an ordinary callback; every loop
 //! with a handler for a signal gets it (loops on different threads do not
 //! steal each other's signals); a burst yields at least one run; removing
-//! the last handler of a signal restores `SIG_DFL`; closing a loop removes
+//! the last handler of a signal restores the disposition the signal had
+//! before (`SIG_DFL` in a normal program; a Rust program's ignored
+//! `SIGPIPE` stays ignored); closing a loop removes
 //! its handlers. [`SignalExt`] states the rules in full.
 //!
 //! # Implementation
 //!
 //! One process-wide OS handler serves every loop. It is async-signal-safe:
-//! it reads a fixed-size, lock-free table of subscribers ([`MAX_LOOPS`]
-//! slots of atomics, one slot per loop with handlers), sets the signal's
+//! it walks a lock-free list of subscribers (one slot of atomics per loop
+//! with handlers; the list grows as needed and reuses released slots, so
+//! there is no limit on how many loops may have handlers), sets the signal's
 //! pending bit in each subscribing slot, and writes to that slot's eventfd
 //! with `write(2)` — no allocation, no lock, `errno` preserved. Each loop
 //! owns its eventfd and watches it with the loop's ordinary reader API; the
@@ -29,9 +31,9 @@
 //! the callbacks with `call_soon`. The write wakes a loop blocked in its
 //! selector. Installing and restoring dispositions (`sigaction`, with
 //! `SA_RESTART`) happens on the calling thread under a mutex that also
-//! counts each signal's subscribers. The loop's reader owns the per-loop
-//! state, so closing the loop, which drops every reader, releases the slot,
-//! closes the eventfd and restores the dispositions.
+//! counts each signal's subscribers. The per-loop state lives in the loop's
+//! extension slot, so closing the loop releases the slot, closes the eventfd
+//! and restores the dispositions.
 //!
 //! # Examples
 //!
@@ -72,13 +74,9 @@ mod signal_ext;
 mod sys;
 
 pub use error::SignalError;
-pub use run::run_with_sigint;
+pub use run::{SigintHook, run_with_sigint};
 pub use signal::Signal;
 pub use signal_ext::SignalExt;
-
-/// How many loops of one process may have signal handlers at the same time
-/// (the size of the process-wide subscriber table).
-pub const MAX_LOOPS: usize = sys::MAX_LOOPS;
 
 /// Sends `sig` to the process `pid` (`kill(2)`, Python's `os.kill`);
 /// `kill(std::process::id(), sig)` signals this process.
@@ -102,3 +100,8 @@ pub fn kill(pid: u32, sig: impl Into<Signal>) -> Result<(), SignalError> {
     sys::kill(pid, sig)?;
     Ok(())
 }
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

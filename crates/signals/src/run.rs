@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
-use loop_core::{Error, ExceptionContext, Loop, TaskRef};
+use loop_core::{Error, Loop, MainTaskHook, Runner, TaskRef};
 
 use crate::{Signal, SignalError, SignalExt};
 
@@ -45,8 +45,8 @@ use crate::{Signal, SignalError, SignalExt};
 /// ([`AnotherLoopRunning`](Error::AnotherLoopRunning) when called from a
 /// running loop, the main task's [`Panicked`](Error::Panicked) or
 /// [`Cancelled`](Error::Cancelled), an OS error creating the loop);
-/// [`SignalError::Install`] / [`SignalError::Io`] /
-/// [`SignalError::TooManyLoops`] when the SIGINT handler cannot be set up.
+/// [`SignalError::Install`] / [`SignalError::Io`] when the SIGINT handler
+/// cannot be set up.
 ///
 /// # Examples
 ///
@@ -71,34 +71,47 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    if loop_core::get_running_loop().is_ok() {
-        return Err(Error::AnotherLoopRunning.into());
-    }
-    let lp = loop_core::new_event_loop()?;
-    loop_core::set_event_loop(Some(lp.clone()));
-    let out = run_main(&lp, fut);
-    let finished = finish(&lp);
-    loop_core::set_event_loop(None);
-    let closed = lp.close();
-    let out = out?;
-    finished?;
+    let runner = Runner::new()?.with_hook(SigintHook::default());
+    let out = runner.run(fut);
+    let closed = runner.close();
+    let out = out.map_err(signal_error)?;
     closed?;
     Ok(out)
 }
 
-/// Runs the main task with the SIGINT handler installed.
-fn run_main<F>(lp: &Loop, fut: F) -> Result<F::Output, SignalError>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let task = lp.create_task(fut)?;
-    let interrupted = Rc::new(Cell::new(false));
-    let installed = crate::sys::sigint_is_default_or_ours();
-    if installed {
-        let (main, flag) = (task.as_task_ref(), interrupted.clone());
+/// The loop's error back as ours: the hook's set-up errors travel through
+/// the runner as `Failed` and come back as themselves.
+fn signal_error(err: Error) -> SignalError {
+    match err {
+        Error::Interrupted => SignalError::Interrupted,
+        Error::Failed(inner) => match inner.downcast_ref::<SignalError>() {
+            Some(ours) => ours.clone(),
+            None => SignalError::Loop(Error::Failed(inner)),
+        },
+        other => SignalError::Loop(other),
+    }
+}
+
+/// The [`MainTaskHook`] behind [`run_with_sigint`]: while a main task runs,
+/// the first SIGINT cancels it (and gives SIGINT back at once), and the
+/// run's cancellation is then reported as [`Error::Interrupted`]. Installed
+/// only when SIGINT has its default disposition (or is ours already).
+#[derive(Debug, Default)]
+pub struct SigintHook {
+    installed: Cell<bool>,
+    interrupted: Rc<Cell<bool>>,
+}
+
+impl MainTaskHook for SigintHook {
+    fn started(&self, lp: &Loop, main: &TaskRef) -> Result<(), Error> {
+        self.interrupted.set(false);
+        self.installed.set(crate::sys::sigint_is_default_or_ours());
+        if !self.installed.get() {
+            return Ok(());
+        }
+        let (main, flag) = (main.clone(), self.interrupted.clone());
         let weak = lp.downgrade();
-        let set_up = lp.add_signal_handler(Signal::SIGINT, move || {
+        lp.add_signal_handler(Signal::SIGINT, move || {
             if main.cancel() {
                 flag.set(true);
             }
@@ -106,65 +119,19 @@ where
             if let Some(lp) = weak.upgrade() {
                 let _ = lp.remove_signal_handler(Signal::SIGINT);
             }
-        });
-        if let Err(err) = set_up {
-            task.cancel();
-            return Err(err);
-        }
+        })
+        .map_err(Error::from)
     }
-    let out = lp.run_until_complete(task);
-    if installed {
-        lp.remove_signal_handler(Signal::SIGINT)?;
-    }
-    match out {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) | Err(err) if err.is_cancelled() && interrupted.get() => {
-            Err(SignalError::Interrupted)
-        }
-        Ok(Err(err)) | Err(err) => Err(err.into()),
-    }
-}
 
-/// `loop_core::run`'s shutdown: cancels leftover tasks, waits for them,
-/// reports their failures, shuts the default executor down.
-fn finish(lp: &Loop) -> Result<(), Error> {
-    let leftovers = lp.all_tasks();
-    for t in &leftovers {
-        t.cancel();
-    }
-    if !leftovers.is_empty() {
-        let (l2, pending) = (lp.clone(), leftovers.clone());
-        lp.run_until_complete(async move {
-            for t in pending {
-                wait_done(&l2, &t).await;
-            }
-        })?;
-        for t in leftovers {
-            if let Some(err) = t.exception() {
-                if !err.is_cancelled() {
-                    lp.call_exception_handler(
-                        ExceptionContext::new("unhandled error during run_with_sigint() shutdown")
-                            .with_error(err)
-                            .with_task(t),
-                    );
-                }
+    fn finished(&self, lp: &Loop, error: Option<&Error>) -> Option<Error> {
+        if self.installed.replace(false) {
+            if let Err(e) = lp.remove_signal_handler(Signal::SIGINT) {
+                return Some(e.into());
             }
         }
+        match error {
+            Some(e) if e.is_cancelled() && self.interrupted.get() => Some(Error::Interrupted),
+            _ => None,
+        }
     }
-    let l2 = lp.clone();
-    lp.run_until_complete(async move { l2.shutdown_default_executor().await })??;
-    Ok(())
-}
-
-/// Resolves once `task` is done.
-async fn wait_done(lp: &Loop, task: &TaskRef) {
-    if task.done() {
-        return;
-    }
-    let done = lp.create_future::<()>();
-    let d2 = done.clone();
-    task.add_done_callback(move |_| {
-        let _ = d2.set_result(());
-    });
-    let _ = done.await;
 }

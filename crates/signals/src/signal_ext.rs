@@ -27,10 +27,16 @@ use crate::{Signal, SignalError};
 ///   **replaces** it. Once a handler is removed or replaced, it never runs
 ///   again, even if a run was already queued.
 /// * When no loop of the process handles a signal any more, its disposition
-///   goes back to **`SIG_DFL`** (asyncio's rule; for SIGINT that is the
-///   default interrupt behaviour: Ctrl-C terminates the process). Note that
-///   the Rust runtime starts programs with `SIGPIPE` ignored; removing a
-///   `SIGPIPE` handler restores the default (terminate), as asyncio does.
+///   goes back to **the one it had before** the first handler was added
+///   (the whole `sigaction`: handler, flags and mask). In a normal program
+///   that is `SIG_DFL` — for SIGINT the default interrupt behaviour: Ctrl-C
+///   terminates the process. The Rust runtime starts programs with
+///   `SIGPIPE` ignored, so removing a `SIGPIPE` handler leaves it ignored
+///   and a later write to a closed pipe fails with `EPIPE` instead of
+///   killing the process. *Deliberate difference from asyncio*, whose
+///   `remove_signal_handler` always sets `SIG_DFL` (SIGINT:
+///   `default_int_handler`): a Rust program would otherwise die on its next
+///   write to a closed pipe or socket.
 /// * **Closing the loop removes its handlers** (as if
 ///   `remove_signal_handler` were called for each), and so does dropping it.
 ///
@@ -53,7 +59,15 @@ use crate::{Signal, SignalError};
 /// lp.close()?;
 /// # Ok::<(), loop_signals::SignalError>(())
 /// ```
-pub trait SignalExt {
+///
+/// Sealed: implemented for [`Loop`] only, so methods can be added without
+/// breaking anyone:
+///
+/// ```compile_fail,E0277
+/// struct MyLoop;
+/// impl loop_signals::SignalExt for MyLoop {}
+/// ```
+pub trait SignalExt: sealed::Sealed {
     /// Runs `f` on this loop every time `sig` is delivered to the process
     /// (asyncio's `add_signal_handler`). Replaces this loop's previous
     /// handler of `sig`.
@@ -64,8 +78,7 @@ pub trait SignalExt {
     /// this system, for `SIGKILL` and `SIGSTOP`, for the fault signals
     /// (`SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`) and for a signal the OS
     /// refuses; [`SignalError::Install`] if the OS handler cannot be
-    /// installed; [`SignalError::TooManyLoops`] if too many loops have
-    /// handlers at once; [`SignalError::Io`] if the wake-up descriptor
+    /// installed; [`SignalError::Io`] if the wake-up descriptor
     /// cannot be created; [`SignalError::Loop`] with
     /// [`LoopClosed`](loop_core::Error::LoopClosed) after `close`.
     fn add_signal_handler(
@@ -77,12 +90,15 @@ pub trait SignalExt {
     /// Removes this loop's handler of `sig` (asyncio's
     /// `remove_signal_handler`). Returns `false` if there was none (also
     /// after `close`, which removed them all). Where no other loop handles
-    /// `sig`, its disposition goes back to `SIG_DFL`.
+    /// `sig`, its disposition goes back to the one it had before the first
+    /// handler was added (`SIG_DFL` in a normal program, `SIG_IGN` for a
+    /// Rust program's `SIGPIPE`); asyncio always sets `SIG_DFL` — see the
+    /// trait's semantics.
     ///
     /// # Errors
     ///
     /// [`SignalError::InvalidSignal`] for a number that is not a signal of
-    /// this system; [`SignalError::Install`] if the default disposition
+    /// this system; [`SignalError::Install`] if the previous disposition
     /// cannot be restored (the handler is removed anyway).
     fn remove_signal_handler(&self, sig: impl Into<Signal>) -> Result<bool, SignalError>;
 }
@@ -99,4 +115,10 @@ impl SignalExt for Loop {
     fn remove_signal_handler(&self, sig: impl Into<Signal>) -> Result<bool, SignalError> {
         loop_state::remove_handler(self, sig.into())
     }
+}
+
+/// The seal of [`SignalExt`]: only [`Loop`] implements it.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for loop_core::Loop {}
 }

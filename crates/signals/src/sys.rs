@@ -1,16 +1,28 @@
 //! The raw OS parts: the async-signal-safe handler, the process-wide
 //! subscriber table, `sigaction`, the wake-up eventfd and `kill`.
 //!
+//! `unsafe` is left only where no safe wrapper exists: the handler's
+//! borrow of a descriptor, `sigaction` (installing a handler is `unsafe`
+//! in nix too, and nix's `Signal` enum cannot name real-time signals), and
+//! `kill(2)` for real-time signals (nix's safe `kill` takes that enum; the
+//! named signals go through it).
+//!
 //! # The subscriber table
 //!
-//! [`MAX_LOOPS`] slots, fixed at compile time. A loop with at least one
-//! signal handler leases one slot ([`SlotLease`]) and owns its own eventfd.
+//! A grow-only, lock-free list of slots with no fixed size: a loop with at
+//! least one signal handler leases one slot ([`SlotLease`]) and owns its own
+//! eventfd. A slot is allocated (on an ordinary thread, under the control
+//! mutex) only when no released one is free, is pushed at the head of the
+//! list, and is never freed — it goes back to the free list instead — so
+//! the OS handler can follow the list's pointers at any time, and the
+//! memory is bounded by the most loops that had handlers at once (a few
+//! dozen bytes each).
 //! A slot holds three atomics the OS handler reads: the eventfd to write
 //! (`wake_fd`), the set of signals the loop subscribed to (`subscribed`, bit
 //! `n - 1` for signal `n`) and the set of signals received but not yet
 //! consumed (`pending`). A fourth, `busy`, counts handlers inside the slot.
 //!
-//! The OS handler ([`on_signal`]) walks the slots; for each that subscribed
+//! The OS handler ([`on_signal`]) walks the list; for each that subscribed
 //! to the signal it sets the pending bit, then writes 1 to the eventfd. It
 //! takes no lock and allocates nothing: atomics and `write(2)` only, and it
 //! saves and restores `errno`. Every subscriber gets every delivery (the
@@ -19,8 +31,9 @@
 //!
 //! Everything else (leasing a slot, subscribing, changing a disposition)
 //! runs on ordinary threads under one `Mutex`, which also counts the
-//! subscribers of each signal: the first subscriber installs [`on_signal`],
-//! the last one restores `SIG_DFL`.
+//! subscribers of each signal: the first subscriber installs [`on_signal`]
+//! and keeps the action it replaced, the last one restores that action
+//! (`SIG_IGN` for a Rust program's `SIGPIPE`, usually `SIG_DFL` otherwise).
 //!
 //! Releasing a slot clears `subscribed` and `wake_fd`, then waits until
 //! `busy` is zero before the eventfd may be closed, so a handler never
@@ -31,7 +44,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use nix::errno::Errno;
@@ -41,13 +54,11 @@ use rustix::event::{EventfdFlags, eventfd};
 
 use crate::{Signal, SignalError};
 
-/// How many loops may have signal handlers at the same time.
-pub(crate) const MAX_LOOPS: usize = 64;
-
 /// The highest signal number the 64-bit masks can hold (Linux's `SIGRTMAX`).
 const MAX_SIGNAL: i32 = 64;
 
 /// One loop's entry in the table.
+#[derive(Debug)]
 struct Slot {
     /// The loop's eventfd, or -1 when the slot is free.
     wake_fd: AtomicI32,
@@ -57,6 +68,8 @@ struct Slot {
     pending: AtomicU64,
     /// OS handlers currently inside this slot.
     busy: AtomicU32,
+    /// The next slot of the list; set once, before the slot is published.
+    next: AtomicPtr<Slot>,
 }
 
 impl Slot {
@@ -66,6 +79,7 @@ impl Slot {
             subscribed: AtomicU64::new(0),
             pending: AtomicU64::new(0),
             busy: AtomicU32::new(0),
+            next: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -97,18 +111,41 @@ impl Slot {
     }
 }
 
-static SLOTS: [Slot; MAX_LOOPS] = [const { Slot::free() }; MAX_LOOPS];
+/// The head of the list of every slot ever allocated. Written only under
+/// [`CONTROL`]; read by the OS handler.
+static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+
+/// Every slot of the list, from the head. Async-signal-safe: atomic loads
+/// only.
+fn slots() -> impl Iterator<Item = &'static Slot> {
+    let mut next = SLOTS.load(SeqCst);
+    std::iter::from_fn(move || {
+        // SAFETY: every pointer in the list comes from `Box::leak` in
+        // `SlotLease::acquire` and was fully initialised before it was
+        // published with a SeqCst store; slots are never freed, so the
+        // reference is valid for 'static.
+        let slot: &'static Slot = unsafe { next.as_ref()? };
+        next = slot.next.load(SeqCst);
+        Some(slot)
+    })
+}
 
 /// The state changed only under [`CONTROL`], never by the OS handler.
 struct Control {
-    /// Bit `i`: slot `i` is leased.
-    leased: u64,
+    /// Released slots, ready to be leased again.
+    free: Vec<&'static Slot>,
     /// How many slots subscribe to each signal, indexed by number.
     subscribers: [u32; MAX_SIGNAL as usize + 1],
+    /// The action each signal had before its first subscriber installed
+    /// [`on_signal`], restored when the last one goes; indexed by number.
+    previous: [Option<libc::sigaction>; MAX_SIGNAL as usize + 1],
 }
 
-static CONTROL: Mutex<Control> =
-    Mutex::new(Control { leased: 0, subscribers: [0; MAX_SIGNAL as usize + 1] });
+static CONTROL: Mutex<Control> = Mutex::new(Control {
+    free: Vec::new(),
+    subscribers: [0; MAX_SIGNAL as usize + 1],
+    previous: [None; MAX_SIGNAL as usize + 1],
+});
 
 fn control() -> MutexGuard<'static, Control> {
     // The guarded data stays consistent even if a holder panicked: every
@@ -126,23 +163,48 @@ fn signal_bit(sig: i32) -> Option<u64> {
 extern "C" fn on_signal(sig: libc::c_int) {
     let saved = Errno::last_raw();
     if let Some(bit) = signal_bit(sig) {
-        for slot in &SLOTS {
+        for slot in slots() {
             slot.deliver(bit);
         }
     }
     Errno::set_raw(saved);
 }
 
-/// Sets the disposition of `sig` to `handler`.
-fn set_disposition(sig: i32, handler: SigHandler) -> io::Result<()> {
+/// Installs [`on_signal`] for `sig`; returns the action it replaced.
+fn install_handler(sig: i32) -> io::Result<libc::sigaction> {
     let flags = SaFlags::SA_RESTART | SaFlags::SA_ONSTACK;
-    let action: libc::sigaction = SigAction::new(handler, flags, SigSet::empty()).into();
-    // SAFETY: `action` is a fully initialised `sigaction` built by nix, and
-    // the old action is not asked for (null). The handler it installs is
-    // either SIG_DFL or `on_signal`, which is async-signal-safe (atomics and
-    // write(2) only, errno preserved).
-    let rc = unsafe { libc::sigaction(sig, &action, ptr::null_mut()) };
-    if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    let handler = SigHandler::Handler(on_signal);
+    swap_action(sig, &SigAction::new(handler, flags, SigSet::empty()).into())
+}
+
+/// Sets the action of `sig`; returns the one it replaced.
+///
+/// Only two kinds of action reach this function: [`on_signal`]'s (from
+/// [`install_handler`]) and an action that was in place before this crate
+/// installed its handler and that it now puts back (or `SIG_DFL`).
+fn swap_action(sig: i32, action: &libc::sigaction) -> io::Result<libc::sigaction> {
+    let mut old = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: `action` is a valid, fully initialised `sigaction` and `old`
+    // a writable one. The handler installed is either `on_signal`, which is
+    // async-signal-safe (atomics and write(2) only, errno preserved), or
+    // the action that was in place before `on_signal` replaced it: code
+    // that chose it for signal context, restored as it was (or SIG_DFL).
+    let rc = unsafe { libc::sigaction(sig, action, old.as_mut_ptr()) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: sigaction succeeded, so it initialised `old`.
+    Ok(unsafe { old.assume_init() })
+}
+
+/// The `SIG_DFL` action.
+fn default_action() -> libc::sigaction {
+    SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()).into()
+}
+
+/// Whether `action` is this crate's handler.
+fn is_ours(action: &libc::sigaction) -> bool {
+    action.sa_sigaction == on_signal as *const () as libc::sighandler_t
 }
 
 /// The current handler address of `sig` (`SIG_DFL`, `SIG_IGN` or a
@@ -196,43 +258,52 @@ pub(crate) fn check_catchable(sig: Signal) -> Result<(), SignalError> {
     Err(SignalError::InvalidSignal { signal: sig, reason })
 }
 
-/// Sends `sig` to process `pid` (`kill(2)`).
+/// Sends `sig` to process `pid` (`kill(2)`): nix's safe `kill` for the
+/// signals its `Signal` enum names, `libc::kill` for the real-time ones.
 pub(crate) fn kill(pid: i32, sig: Signal) -> io::Result<()> {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    if let Ok(named) = nix::sys::signal::Signal::try_from(sig.as_raw()) {
+        return nix::sys::signal::kill(pid, named).map_err(io::Error::from);
+    }
     // SAFETY: kill(2) takes two integers and touches no memory of ours.
-    let rc = unsafe { libc::kill(pid, sig.as_raw()) };
+    // nix's safe `kill` cannot name a real-time signal.
+    let rc = unsafe { libc::kill(pid.as_raw(), sig.as_raw()) };
     if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// A loop's lease on one slot of the table, with the loop's eventfd.
-/// Dropping it unsubscribes every signal (restoring `SIG_DFL` where it was
-/// the last subscriber), frees the slot and closes the eventfd.
+/// Dropping it unsubscribes every signal (restoring the previous action
+/// where it was the last subscriber), frees the slot and closes the eventfd.
 #[derive(Debug)]
 pub(crate) struct SlotLease {
-    index: usize,
+    slot: &'static Slot,
     fd: OwnedFd,
 }
 
 impl SlotLease {
-    /// Leases a free slot with a new eventfd.
+    /// Leases a slot (a released one, or a new one) with a new eventfd.
     ///
     /// # Errors
     ///
-    /// [`SignalError::TooManyLoops`] when every slot is leased;
     /// [`SignalError::Io`] when the eventfd cannot be created.
     pub(crate) fn acquire() -> Result<SlotLease, SignalError> {
         let fd =
             eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).map_err(io::Error::from)?;
         let mut ctl = control();
-        let index = (!ctl.leased).trailing_zeros() as usize;
-        if index >= MAX_LOOPS {
-            return Err(SignalError::TooManyLoops { limit: MAX_LOOPS });
-        }
-        ctl.leased |= 1 << index;
-        let slot = &SLOTS[index];
+        let slot = match ctl.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot: &'static Slot = Box::leak(Box::new(Slot::free()));
+                // Only this thread (holding CONTROL) writes the head.
+                slot.next.store(SLOTS.load(SeqCst), SeqCst);
+                SLOTS.store(ptr::from_ref(slot).cast_mut(), SeqCst);
+                slot
+            }
+        };
         slot.subscribed.store(0, SeqCst);
         slot.pending.store(0, SeqCst);
         slot.wake_fd.store(fd.as_raw_fd(), SeqCst);
-        Ok(SlotLease { index, fd })
+        Ok(SlotLease { slot, fd })
     }
 
     /// The eventfd the loop watches.
@@ -241,7 +312,7 @@ impl SlotLease {
     }
 
     fn slot(&self) -> &'static Slot {
-        &SLOTS[self.index]
+        self.slot
     }
 
     /// Subscribes this slot to `sig` and (re)installs the OS handler.
@@ -270,31 +341,40 @@ impl SlotLease {
         }
         // Installed on every call, like asyncio's `signal.signal` in
         // `add_signal_handler`: this also takes the signal back from a
-        // handler someone else installed in between.
-        if let Err(err) = set_disposition(n, SigHandler::Handler(on_signal)) {
-            if new {
-                slot.subscribed.fetch_and(!bit, SeqCst);
-                ctl.subscribers[n as usize] -= 1;
-            }
-            return Err(if err.raw_os_error() == Some(libc::EINVAL) {
-                SignalError::InvalidSignal {
-                    signal: sig,
-                    reason: "the operating system does not let it be caught",
+        // handler someone else installed in between. The action replaced
+        // by the first subscriber is the one to restore at the end.
+        match install_handler(n) {
+            Ok(old) => {
+                if new && ctl.subscribers[n as usize] == 1 {
+                    ctl.previous[n as usize] = (!is_ours(&old)).then_some(old);
                 }
-            } else {
-                SignalError::install(sig, err)
-            });
+                Ok(())
+            }
+            Err(err) => {
+                if new {
+                    slot.subscribed.fetch_and(!bit, SeqCst);
+                    ctl.subscribers[n as usize] -= 1;
+                }
+                Err(if err.raw_os_error() == Some(libc::EINVAL) {
+                    SignalError::InvalidSignal {
+                        signal: sig,
+                        reason: "the operating system does not let it be caught",
+                    }
+                } else {
+                    SignalError::install(sig, err)
+                })
+            }
         }
-        Ok(())
     }
 
     /// Unsubscribes this slot from `sig`; the last subscriber of the
-    /// process restores `SIG_DFL`. Does nothing if not subscribed.
+    /// process restores the action `sig` had before the first one
+    /// subscribed. Does nothing if not subscribed.
     ///
     /// # Errors
     ///
-    /// [`SignalError::Install`] if `SIG_DFL` cannot be restored (the slot is
-    /// unsubscribed anyway).
+    /// [`SignalError::Install`] if that action cannot be restored (the slot
+    /// is unsubscribed anyway).
     pub(crate) fn unsubscribe(&self, sig: Signal) -> Result<(), SignalError> {
         let mut ctl = control();
         Self::unsubscribe_locked(&mut ctl, self.slot(), sig.as_raw())
@@ -306,12 +386,16 @@ impl SlotLease {
         if slot.subscribed.load(SeqCst) & bit == 0 {
             return Ok(());
         }
-        let count = &mut ctl.subscribers[n as usize];
-        *count -= 1;
-        // Restore the default before dropping the subscription: a delivery
-        // in between is recorded for a loop that ignores it, rather than
-        // being lost without the default action.
-        let restored = if *count == 0 { set_disposition(n, SigHandler::SigDfl) } else { Ok(()) };
+        ctl.subscribers[n as usize] -= 1;
+        // Restore the previous action before dropping the subscription: a
+        // delivery in between is recorded for a loop that ignores it,
+        // rather than being lost without the previous action.
+        let restored = if ctl.subscribers[n as usize] == 0 {
+            let previous = ctl.previous[n as usize].take().unwrap_or_else(default_action);
+            swap_action(n, &previous).map(drop)
+        } else {
+            Ok(())
+        };
         slot.subscribed.fetch_and(!bit, SeqCst);
         restored
     }
@@ -338,7 +422,7 @@ impl Drop for SlotLease {
                     tracing::warn!(
                         target: "tulip",
                         signal = %Signal::from_raw(n),
-                        "cannot restore the default signal disposition: {err}"
+                        "cannot restore the previous signal disposition: {err}"
                     );
                 }
             }
@@ -351,9 +435,16 @@ impl Drop for SlotLease {
             std::thread::yield_now();
         }
         slot.pending.store(0, SeqCst);
-        ctl.leased &= !(1 << self.index);
+        ctl.free.push(self.slot);
         // `self.fd` closes after this, with no handler able to write to it.
     }
+}
+
+/// Test support: how many slots exist (leased or free).
+#[cfg(test)]
+pub(crate) fn slot_count() -> usize {
+    let _ctl = control();
+    slots().count()
 }
 
 /// Test support: how many slots subscribe to `sig`.
@@ -395,14 +486,29 @@ mod tests {
         // SIGWINCH's default action is to ignore it, so this test cannot
         // kill the test process whatever the timing.
         let lease = SlotLease::acquire().unwrap();
-        let index = lease.index;
+        let slot = lease.slot;
         lease.subscribe(Signal::SIGWINCH).unwrap();
         lease.subscribe(Signal::SIGWINCH).unwrap();
         assert!(subscriber_count(Signal::SIGWINCH) >= 1);
         kill(std::process::id() as i32, Signal::SIGWINCH).unwrap();
         drop(lease);
-        assert_eq!(SLOTS[index].wake_fd.load(SeqCst), -1);
-        assert_eq!(SLOTS[index].subscribed.load(SeqCst), 0);
-        assert_eq!(control().leased & (1 << index), 0);
+        assert_eq!(slot.wake_fd.load(SeqCst), -1);
+        assert_eq!(slot.subscribed.load(SeqCst), 0);
+        assert!(control().free.iter().any(|s| std::ptr::eq(*s, slot)));
+    }
+
+    #[test]
+    fn the_table_grows_past_any_fixed_size_and_reuses_released_slots() {
+        let leases: Vec<SlotLease> = (0..200).map(|_| SlotLease::acquire().unwrap()).collect();
+        let grown = slot_count();
+        assert!(grown >= 200, "{grown} slots for 200 leases");
+        // Every leased slot is in the list the handler walks.
+        for lease in &leases {
+            assert!(slots().any(|s| std::ptr::eq(s, lease.slot)));
+        }
+        drop(leases);
+        let again: Vec<SlotLease> = (0..200).map(|_| SlotLease::acquire().unwrap()).collect();
+        assert!(slot_count() <= grown + 4, "released slots are reused, not leaked");
+        drop(again);
     }
 }

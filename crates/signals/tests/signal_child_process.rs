@@ -29,6 +29,7 @@ fn child_main() {
         "run_sigint_ignored" => run_sigint_ignored(),
         "run_finished_first" => run_finished_first(),
         "example" => example(child_args().iter().any(|a| a == "--wait")),
+        "sigpipe_restored" => sigpipe_restored(),
         other => panic!("unknown child program {other}"),
     }
     std::process::exit(0);
@@ -222,4 +223,44 @@ fn example_program_stops_on_sigint_from_outside() {
     let out = wait_child(child, seen);
     assert_success(&out);
     assert!(out.stdout.contains("got signal SIGINT: exit"), "{out:?}");
+}
+
+/// Writes to a pipe whose read end is closed, with plain `write(2)` (no
+/// `MSG_NOSIGNAL`): `EPIPE` if SIGPIPE is ignored; with `SIG_DFL` the
+/// process dies of SIGPIPE before `write` returns.
+fn write_to_closed_pipe() -> std::io::Result<usize> {
+    let (r, w) = rustix::pipe::pipe()?;
+    drop(r);
+    Ok(rustix::io::write(&w, b"x")?)
+}
+
+/// The Rust runtime starts programs with SIGPIPE ignored. A SIGPIPE handler
+/// added and removed, and one whose loop is closed, leave it ignored.
+fn sigpipe_restored() {
+    let err = write_to_closed_pipe().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(nix::libc::EPIPE), "SIGPIPE starts ignored");
+    let lp = Loop::new().unwrap();
+    let count = Counter::default();
+    lp.add_signal_handler(Signal::SIGPIPE, count.callback()).unwrap();
+    raise(NixSignal::SIGPIPE);
+    run_until(&lp, || count.get() >= 1);
+    println!("handled SIGPIPE on the loop");
+    assert!(lp.remove_signal_handler(Signal::SIGPIPE).unwrap());
+    let err = write_to_closed_pipe().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(nix::libc::EPIPE));
+    println!("EPIPE after remove_signal_handler");
+    lp.add_signal_handler(Signal::SIGPIPE, || {}).unwrap();
+    lp.close().unwrap();
+    let err = write_to_closed_pipe().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(nix::libc::EPIPE));
+    println!("EPIPE after closing the loop");
+}
+
+#[test]
+fn removing_a_sigpipe_handler_restores_the_ignored_disposition() {
+    let out = run_child("child_main", "sigpipe_restored", &[]);
+    assert_success(&out);
+    assert!(out.stdout.contains("handled SIGPIPE on the loop"), "{out:?}");
+    assert!(out.stdout.contains("EPIPE after remove_signal_handler"), "{out:?}");
+    assert!(out.stdout.contains("EPIPE after closing the loop"), "{out:?}");
 }

@@ -92,3 +92,8 @@ pub use options::{
 pub use protocol::StreamReaderProtocol;
 pub use reader::StreamReader;
 pub use writer::StreamWriter;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -106,3 +106,8 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use queue::{GenericQueue, LifoQueue, PriorityQueue, Queue};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -17,16 +17,21 @@ use crate::waiters::{Step, WaiterList};
 ///
 /// # Fairness
 ///
-/// Permits go to waiters in FIFO order. A release while tasks wait hands
-/// the permit to the first waiter directly instead of raising the counter,
-/// so a newcomer (including [`try_acquire`](Self::try_acquire)) never takes
-/// a permit meant for a queued task.
+/// asyncio 3.13's algorithm. Permits go to waiters in FIFO order. A release
+/// while tasks wait hands the permit to the first waiter directly (and
+/// wakes it) instead of raising the counter. A waiter woken this way keeps
+/// its priority until it has run: while any task is queued or woken and not
+/// yet run, [`locked`](Self::locked) is true and a newcomer (including
+/// [`try_acquire`](Self::try_acquire), and a task that just gave its permit
+/// back) queues behind it, even if [`value`](Self::value) is above zero.
+/// When the woken waiter runs it takes its permit and wakes as many queued
+/// tasks as there are free permits.
 ///
 /// # Cancellation
 ///
 /// Dropping an [`Acquire`] future removes it from the queue; if a permit was
-/// already handed to it, the permit passes on to the next waiter. No
-/// starvation, no lost wake-up.
+/// already handed to it, the permit is given back and passes on to the next
+/// waiter. No starvation, no lost wake-up.
 ///
 /// # Examples
 ///
@@ -78,17 +83,15 @@ impl Semaphore {
         Acquire { sem: self, step: Step::Start }
     }
 
-    /// Takes a permit if one is free and nobody is queued for it.
+    /// Takes a permit if one is free and no task is queued for one or woken
+    /// and not yet run (asyncio: `not sem.locked()`).
     #[inline]
     pub fn try_acquire(&self) -> Option<SemaphoreGuard<'_>> {
-        let value = self.value.get();
-        // value > 0 implies an empty queue: releases feed waiters first.
-        if value > 0 {
-            self.value.set(value - 1);
-            Some(SemaphoreGuard { sem: self })
-        } else {
-            None
+        if self.locked() {
+            return None;
         }
+        self.value.set(self.value.get() - 1);
+        Some(SemaphoreGuard { sem: self })
     }
 
     /// Adds a permit, handing it to the first waiter if there is one.
@@ -100,14 +103,40 @@ impl Semaphore {
         let _ = self.release_checked();
     }
 
-    /// Whether [`acquire`](Self::acquire) would have to wait.
+    /// Whether [`acquire`](Self::acquire) would have to wait: no free
+    /// permit, or a task queued or woken and not yet run, which goes first
+    /// (asyncio 3.13's `locked()`).
     pub fn locked(&self) -> bool {
-        self.value.get() == 0
+        if self.value.get() == 0 {
+            return true;
+        }
+        // A borrow fails only inside this semaphore's own methods, which
+        // never call out while borrowed: treat it as locked.
+        self.waiters.try_borrow().map_or(true, |w| w.has_waiting() || w.n_chosen() > 0)
     }
 
-    /// The number of free permits.
+    /// The number of free permits: neither held nor handed to a woken
+    /// waiter. It may be above zero while [`locked`](Self::locked) is true.
     pub fn value(&self) -> usize {
         self.value.get()
+    }
+
+    /// asyncio's `while self._value > 0: self._wake_up_next()`: hands free
+    /// permits to queued tasks, in FIFO order, and wakes them. Run by a
+    /// woken waiter when it takes its permit, and by a dropped one.
+    fn wake_while_free(&self) {
+        loop {
+            let next = {
+                let mut waiters = self.waiters.borrow_mut();
+                if self.value.get() == 0 {
+                    return;
+                }
+                let Some(w) = waiters.notify_one() else { return };
+                self.value.set(self.value.get() - 1);
+                w
+            };
+            next.wake();
+        }
     }
 
     #[inline]
@@ -299,6 +328,10 @@ impl<'a> Future for Acquire<'a> {
                 if waiters.poll(&key, cx.waker()) {
                     // A permit was handed to us by `release_checked`.
                     waiters.remove(key);
+                    drop(waiters);
+                    // Tasks that queued behind us while we were woken but
+                    // had not run get the permits freed meanwhile.
+                    sem.wake_while_free();
                     Poll::Ready(SemaphoreGuard { sem })
                 } else {
                     this.step = Step::Queued(key);
@@ -316,9 +349,12 @@ impl Drop for Acquire<'_> {
         if let Step::Queued(key) = std::mem::replace(&mut self.step, Step::Done) {
             let handed_over = self.sem.waiters.borrow_mut().remove(key);
             if handed_over {
-                // We own a permit we will never use: pass it on.
-                let _ = self.sem.release_checked();
+                // We own a permit we will never use: give it back.
+                self.sem.value.set(self.sem.value.get().saturating_add(1));
             }
+            // As asyncio's `finally`: pass free permits on to the tasks
+            // queued behind.
+            self.sem.wake_while_free();
         }
     }
 }

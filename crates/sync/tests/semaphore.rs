@@ -2,12 +2,12 @@
 
 mod util;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use async_executor::LocalExecutor;
 use futures_lite::future;
 use loop_sync::{BoundedSemaphore, Error, Semaphore};
-use util::Polled;
+use util::{Polled, run_until_stalled};
 
 #[test]
 fn a_negative_initial_value_is_an_error() {
@@ -164,4 +164,110 @@ fn limits_concurrency_on_a_local_executor() {
     });
     assert_eq!(peak.get(), 3);
     assert_eq!(sem.value(), 3);
+}
+
+/// asyncio 3.13: `Semaphore(1)`; c1 holds it, c2 and c3 wait; two releases
+/// hand permits to c2 and c3; c2 releases and re-acquires without yielding.
+/// c3, woken first, keeps its priority: the order is 1, 2, 3, 4.
+#[test]
+fn a_woken_waiter_keeps_priority_over_a_re_acquiring_holder() {
+    let sem = Semaphore::new(1).unwrap();
+    let order = RefCell::new(Vec::new());
+    let ex = LocalExecutor::new();
+    let g1 = sem.try_acquire().unwrap();
+    order.borrow_mut().push(1);
+    let c2 = ex.spawn(async {
+        let g = sem.acquire().await;
+        order.borrow_mut().push(2);
+        drop(g);
+        let _g = sem.acquire().await;
+        order.borrow_mut().push(4);
+    });
+    let c3 = ex.spawn(async {
+        let _g = sem.acquire().await;
+        order.borrow_mut().push(3);
+    });
+    run_until_stalled(&ex);
+    assert!(order.borrow().len() == 1, "c2 and c3 wait: {:?}", order.borrow());
+    drop(g1);
+    sem.release();
+    run_until_stalled(&ex);
+    assert!(c2.is_finished() && c3.is_finished());
+    assert_eq!(*order.borrow(), [1, 2, 3, 4]);
+    assert_eq!(sem.value(), 2);
+}
+
+/// The same by hand: after c2 gives its permit back, the semaphore stays
+/// locked for newcomers until c3 (woken, not yet run) has taken its own.
+#[test]
+fn a_released_permit_waits_for_the_woken_waiters_to_run() {
+    let sem = Semaphore::new(1).unwrap();
+    let g1 = sem.try_acquire().unwrap();
+    let c2 = Polled::pending(sem.acquire());
+    let c3 = Polled::pending(sem.acquire());
+    drop(g1);
+    sem.release();
+    assert!(c2.woken() && c3.woken());
+    let g2 = c2.ready();
+    drop(g2);
+    assert_eq!(sem.value(), 1);
+    assert!(sem.locked(), "c3 was woken and has not run: locked, as asyncio");
+    assert!(sem.try_acquire().is_none(), "no barging past a woken waiter");
+    let mut again = Polled::pending(sem.acquire());
+    assert!(!again.woken());
+    let g3 = c3.ready();
+    assert!(again.woken(), "c3 passed the free permit on when it ran");
+    assert_eq!(sem.value(), 0);
+    assert!(again.poll().is_ready());
+    drop(g3);
+}
+
+/// asyncio 3.13: `Semaphore(0)` with one waiter, released three times:
+/// `locked()` stays true and newcomers queue until the woken waiter has
+/// run; then it wakes them.
+#[test]
+fn locked_stays_true_until_the_woken_waiter_has_run() {
+    let sem = Semaphore::new(0).unwrap();
+    let w = Polled::pending(sem.acquire());
+    sem.release();
+    sem.release();
+    sem.release();
+    assert!(w.woken());
+    assert_eq!(sem.value(), 2);
+    assert!(sem.locked(), "a woken waiter has not run yet");
+    assert!(sem.try_acquire().is_none());
+    let mut n1 = sem.acquire();
+    let mut n2 = sem.acquire();
+    let (p1, p2) = (util::Probe::new(), util::Probe::new());
+    assert!(p1.poll(&mut n1).is_pending(), "a newcomer took a permit before the woken waiter");
+    assert!(p2.poll(&mut n2).is_pending(), "a newcomer took a permit before the woken waiter");
+    let gw = w.ready();
+    assert!(p1.woken() > 0 && p2.woken() > 0, "the woken waiter woke both newcomers");
+    assert_eq!(sem.value(), 0);
+    let (std::task::Poll::Ready(g1), std::task::Poll::Ready(g2)) =
+        (p1.poll(&mut n1), p2.poll(&mut n2))
+    else {
+        panic!("woken newcomers are served");
+    };
+    drop((gw, g1, g2));
+    assert_eq!(sem.value(), 3);
+    assert!(!sem.locked());
+}
+
+/// A woken waiter that is dropped before it runs gives its permit back and
+/// wakes the waiters queued behind it, as asyncio's cancelled acquire does.
+#[test]
+fn a_dropped_woken_waiter_wakes_the_newcomers_queued_behind_it() {
+    let sem = Semaphore::new(0).unwrap();
+    let w = Polled::pending(sem.acquire());
+    sem.release();
+    sem.release();
+    let n = Polled::pending(sem.acquire());
+    assert!(!n.woken());
+    drop(w);
+    assert!(n.woken());
+    let g = n.ready();
+    assert_eq!(sem.value(), 1);
+    drop(g);
+    assert_eq!(sem.value(), 2);
 }

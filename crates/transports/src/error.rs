@@ -61,12 +61,31 @@ pub enum Error {
         source: Arc<io::Error>,
     },
     /// Every address of a connection attempt failed; each failure is kept.
+    /// [`io_error`](Error::io_error) gives the first one, as asyncio raises
+    /// the first address's `OSError`.
     #[error("{0}")]
     Connect(ConnectError),
+    /// Binding a socket to an address failed (asyncio's `OSError` "error
+    /// while attempting to bind on address …"). The OS error is kept as
+    /// is, errno included.
+    #[error("error while attempting to bind on address {addr}: {source}")]
+    Bind {
+        /// The address that could not be bound.
+        addr: Address,
+        /// What the OS said.
+        source: Arc<io::Error>,
+    },
     /// `sendfile(2)` cannot be used here and the read/write fallback was not
     /// allowed (asyncio's `SendfileNotAvailableError`).
     #[error("sendfile is not available: {0}")]
     SendfileNotAvailable(String),
+    /// The transport is busy sending a file with
+    /// [`sendfile`](crate::NetExt::sendfile): `write`, `writelines`,
+    /// `write_eof` and a second `sendfile` are refused until it returns, so
+    /// no other bytes can land among the file's (asyncio's `RuntimeError`
+    /// "sendfile is in progress").
+    #[error("unable to write: sendfile is in progress")]
+    SendfileInProgress,
     /// A protocol callback panicked; the transport was closed.
     #[error("protocol callback {callback} panicked: {message}")]
     ProtocolPanicked {
@@ -83,13 +102,26 @@ impl Error {
         matches!(self, Error::Cancelled | Error::Loop(loop_core::Error::Cancelled))
     }
 
-    /// The OS error behind this error, if there is one.
+    /// The OS error behind this error, if there is one: the original
+    /// `io::Error`, errno included. For [`Error::Connect`], the first
+    /// address's error (every one is in
+    /// [`ConnectError::attempts`]).
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
             Error::Io(e) => Some(e),
-            Error::Resolve { source, .. } => Some(source),
+            Error::Resolve { source, .. } | Error::Bind { source, .. } => Some(source),
+            Error::Connect(c) => c.attempts.first().map(|(_, e)| &**e),
             _ => None,
         }
+    }
+
+    pub(crate) fn bind(addr: &Address, source: io::Error) -> Self {
+        Error::Bind { addr: addr.clone(), source: Arc::new(source) }
+    }
+
+    /// The OS error number (`errno`) behind this error, if there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.io_error().and_then(io::Error::raw_os_error)
     }
 
     /// The OS error kind, if this error came from the OS.
@@ -151,9 +183,20 @@ pub struct ConnectError {
     pub attempts: Vec<(Address, Arc<io::Error>)>,
 }
 
+impl ConnectError {
+    /// The failure of connecting to one address that needed no name
+    /// resolution (a Unix socket path).
+    pub(crate) fn single(addr: &Address, err: io::Error) -> Self {
+        ConnectError { host: addr.to_string(), port: 0, attempts: vec![(addr.clone(), err.into())] }
+    }
+}
+
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot connect to {}:{}", self.host, self.port)?;
+        write!(f, "cannot connect to {}", self.host)?;
+        if self.port != 0 || self.attempts.iter().any(|(a, _)| matches!(a, Address::Inet(_))) {
+            write!(f, ":{}", self.port)?;
+        }
         if self.attempts.is_empty() {
             return f.write_str(": no address to try");
         }
@@ -162,7 +205,10 @@ impl fmt::Display for ConnectError {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{addr}: {err}")?;
+            if self.port != 0 || addr.to_string() != self.host {
+                write!(f, "{addr}: ")?;
+            }
+            write!(f, "{err}")?;
         }
         Ok(())
     }

@@ -31,7 +31,15 @@ use crate::{dns, pipe, sendfile, sock_ops, udp, unix};
 /// returns both. `P` may be a [`Protocol`](crate::Protocol) or a
 /// [`BufferedProtocol`](crate::BufferedProtocol) (the `M` marker is
 /// inferred).
-pub trait NetExt {
+///
+/// Sealed: implemented for [`Loop`] only, so methods can be added without
+/// breaking anyone:
+///
+/// ```compile_fail,E0277
+/// struct MyLoop;
+/// impl loop_transports::NetExt for MyLoop {}
+/// ```
+pub trait NetExt: sealed::Sealed {
     /// Opens a TCP connection to `host:port` (asyncio's
     /// `create_connection`). `host` is resolved off the loop thread and every
     /// address is tried in turn — or raced, with
@@ -72,8 +80,8 @@ pub trait NetExt {
     /// # Errors
     ///
     /// [`Error::Resolve`](crate::Error::Resolve) for a name that does not
-    /// resolve; [`Error::Io`](crate::Error::Io) when binding fails (the
-    /// message names the address);
+    /// resolve; [`Error::Bind`](crate::Error::Bind) when binding fails
+    /// (the address, and the OS error with its errno);
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
     /// conflicting options or a zero backlog.
     ///
@@ -99,8 +107,9 @@ pub trait NetExt {
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) unless
     /// exactly one of `path` and `sock` is given (or `sock` is not a Unix
-    /// stream socket); [`Error::Io`](crate::Error::Io) naming the path when
-    /// the connection fails.
+    /// stream socket); [`Error::Connect`](crate::Error::Connect) naming
+    /// the path when the connection fails (`io_error()` / `raw_os_error()`
+    /// give the OS error).
     ///
     /// # Cancel safety
     ///
@@ -114,16 +123,20 @@ pub trait NetExt {
     where
         P: IntoStreamProtocol<M>;
 
-    /// Creates a Unix stream server on `path` (asyncio's
-    /// `create_unix_server`). A socket file left at `path` by an earlier
-    /// server is removed first — never a file of another kind — and the
-    /// server removes its socket file when closed.
+    /// Creates a Unix stream server on `path`, or on the bound Unix socket
+    /// [`UnixServerOptions::sock`] (asyncio's `create_unix_server`). A
+    /// socket file left at `path` by an earlier server is removed first —
+    /// never a file of another kind. With
+    /// [`UnixServerOptions::cleanup_socket`] (the default, asyncio 3.13),
+    /// closing the server removes the socket file it listens on, also when
+    /// the socket was bound elsewhere — but only if the path still names
+    /// that same file (device and inode recorded when the server started).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
     /// `path` exists and is not a socket, or for conflicting options;
-    /// [`Error::Io`](crate::Error::Io) when binding fails.
+    /// [`Error::Bind`](crate::Error::Bind) when binding fails.
     ///
     /// # Cancel safety
     ///
@@ -158,14 +171,18 @@ pub trait NetExt {
         P: IntoStreamProtocol<M>;
 
     /// Creates a datagram endpoint: UDP, or Unix datagrams (asyncio's
-    /// `create_datagram_endpoint`).
+    /// `create_datagram_endpoint`). The arguments are checked as asyncio
+    /// 3.13 checks them (see [`DatagramOptions`]); with `allow_broadcast`,
+    /// `remote_addr` is not connected but kept as the destination.
     ///
     /// # Errors
     ///
     /// [`Error::Resolve`](crate::Error::Resolve) for names that do not
     /// resolve; [`Error::Connect`](crate::Error::Connect) listing each
-    /// address's failure; [`Error::InvalidArgument`](crate::Error::InvalidArgument)
-    /// for conflicting options.
+    /// address's failure; [`Error::InvalidArgument`](crate::Error::InvalidArgument),
+    /// naming the argument, for `sock` together with any other option, for
+    /// no address and no family, and for addresses that do not fit the
+    /// family.
     ///
     /// # Cancel safety
     ///
@@ -261,10 +278,21 @@ pub trait NetExt {
     /// seek is read from where it is (`offset` must be 0), on the default
     /// executor if it is in blocking mode.
     ///
+    /// While it runs, the transport takes no other data: `write`,
+    /// `writelines`, `write_eof` and another `sendfile` on it fail with
+    /// [`Error::SendfileInProgress`](crate::Error::SendfileInProgress), so
+    /// no byte can land among the file's. Data written before is sent
+    /// first. asyncio refuses `write`/`writelines` only, and only during a
+    /// native sendfile; tulip refuses during the fallback too (a transport
+    /// that is not fd-backed cannot be guarded: its fallback writes through
+    /// its `write`).
+    ///
     /// # Errors
     ///
     /// [`Error::SendfileNotAvailable`](crate::Error::SendfileNotAvailable)
     /// when `sendfile(2)` cannot be used and `fallback` is false;
+    /// [`Error::SendfileInProgress`](crate::Error::SendfileInProgress) when
+    /// another `sendfile` is running on `transport`;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
     /// `count` of 0; [`Error::Unsupported`](crate::Error::Unsupported) for a
     /// read pipe's transport; [`Error::Closed`](crate::Error::Closed) when
@@ -300,7 +328,9 @@ pub trait NetExt {
 /// Receiving and accepting are cancel-safe (nothing is consumed before the
 /// future completes); `sock_sendall` and `sock_sendfile` may have sent part
 /// of the data when dropped.
-pub trait SockExt {
+///
+/// Sealed: implemented for [`Loop`] only.
+pub trait SockExt: sealed::Sealed {
     /// Receives up to `n` bytes (`recv`); empty at EOF.
     fn sock_recv(&self, sock: impl AsFd, n: usize) -> impl Future<Output = Result<Vec<u8>>>;
     /// Receives into `buf`; the number of bytes.
@@ -527,4 +557,10 @@ impl SockExt for Loop {
     ) -> Result<u64> {
         sendfile::sock_sendfile(self, sock.as_fd(), file, offset, count, fallback).await
     }
+}
+
+/// The seal of [`NetExt`] and [`SockExt`]: only [`Loop`] implements them.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for loop_core::Loop {}
 }

@@ -7,7 +7,7 @@
 //! [`DatagramTransport`], …), and — as methods of [`loop_core::Loop`]
 //! through the [`NetExt`] extension trait — `create_connection`,
 //! `create_server` ([`Server`]), and their siblings. It builds on
-//! `loop-core`'s public [`EventLoop`](loop_core::EventLoop) trait and
+//! `loop-core`'s public
 //! [`Loop`](loop_core::Loop) handle only.
 //!
 //! # Implementation
@@ -130,3 +130,8 @@ pub use transport::{
 };
 pub use udp::{DatagramOptions, Endpoint};
 pub use unix::UnixServerOptions;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

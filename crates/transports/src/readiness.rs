@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -26,31 +26,31 @@ struct Shared {
 }
 
 /// Resolves once `fd` is ready; unregisters itself when done or dropped.
-pub(crate) struct Ready {
+pub(crate) struct Ready<'a> {
     lp: Loop,
-    fd: RawFd,
+    fd: BorrowedFd<'a>,
     interest: Interest,
     shared: Rc<RefCell<Shared>>,
     registered: bool,
 }
 
 /// Waits until `fd` is ready for `interest`.
-pub(crate) fn ready(lp: &Loop, fd: RawFd, interest: Interest) -> Ready {
+pub(crate) fn ready<'a>(lp: &Loop, fd: BorrowedFd<'a>, interest: Interest) -> Ready<'a> {
     Ready { lp: lp.clone(), fd, interest, shared: Rc::default(), registered: false }
 }
 
-impl Ready {
+impl Ready<'_> {
     fn unregister(&mut self) {
         if std::mem::take(&mut self.registered) {
             let _ = match self.interest {
-                Interest::Read => self.lp.remove_reader(&self.fd),
-                Interest::Write => self.lp.remove_writer(&self.fd),
+                Interest::Read => self.lp.remove_reader(self.fd),
+                Interest::Write => self.lp.remove_writer(self.fd),
             };
         }
     }
 }
 
-impl Future for Ready {
+impl Future for Ready<'_> {
     type Output = Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -74,8 +74,8 @@ impl Future for Ready {
                 }
             };
             let r = match this.interest {
-                Interest::Read => this.lp.add_reader_fd(this.fd, cb),
-                Interest::Write => this.lp.add_writer_fd(this.fd, cb),
+                Interest::Read => this.lp.add_reader(this.fd, cb),
+                Interest::Write => this.lp.add_writer(this.fd, cb),
             };
             if let Err(e) = r {
                 return Poll::Ready(Err(e.into()));
@@ -86,7 +86,7 @@ impl Future for Ready {
     }
 }
 
-impl Drop for Ready {
+impl Drop for Ready<'_> {
     fn drop(&mut self) {
         self.unregister();
     }

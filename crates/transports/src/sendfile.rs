@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use loop_core::Loop;
@@ -42,11 +42,11 @@ fn not_available(e: &io::Error) -> bool {
 }
 
 /// Native `sendfile(2)` loop; `call(offset, len)` makes one call on the
-/// destination (`raw`, waited on for writability). `Ok(false)` when the
-/// kernel cannot sendfile between these two fds (nothing was sent).
-async fn native(
-    lp: &Loop,
-    raw: RawFd,
+/// destination, `writable()` waits until it can take more. `Ok(false)`
+/// when the kernel cannot sendfile between these two fds (nothing was
+/// sent).
+async fn native<W: Future<Output = Result<()>>>(
+    mut writable: impl FnMut() -> W,
     mut call: impl FnMut(&mut u64, usize) -> Result<io::Result<usize>>,
     offset: u64,
     count: Option<u64>,
@@ -61,7 +61,7 @@ async fn native(
         match call(&mut off, want)? {
             Ok(0) => return Ok(true),
             Ok(n) => *sent += n as u64,
-            Err(e) if sys::would_block(&e) => ready(lp, raw, Interest::Write).await?,
+            Err(e) if sys::would_block(&e) => writable().await?,
             Err(e) if *sent == 0 && not_available(&e) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
@@ -104,7 +104,7 @@ impl<'a> Source<'a> {
                 match sys::read(self.file.as_fd(), &mut buf) {
                     Ok(n) => return Ok((buf, n)),
                     Err(e) if sys::would_block(&e) => {
-                        ready(self.lp, self.file.as_raw_fd(), Interest::Read).await?;
+                        ready(self.lp, self.file.as_fd(), Interest::Read).await?;
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -160,7 +160,8 @@ pub(crate) async fn sock_sendfile(
     let mut sent = 0u64;
     let r = async {
         let call = |off: &mut u64, want| Ok(sys::sendfile(sock, file.as_fd(), off, want));
-        if native(lp, sock.as_raw_fd(), call, offset, count, &mut sent).await? {
+        let writable = || ready(lp, sock, Interest::Write);
+        if native(writable, call, offset, count, &mut sent).await? {
             return Ok(());
         }
         if !fallback {
@@ -207,18 +208,25 @@ pub(crate) async fn sendfile(
     if fd_t.is_some_and(|t| t.kind == FdKind::ReadPipe) {
         return Err(Error::Unsupported("sendfile to a read pipe"));
     }
+    // Until this returns (or is dropped) the transport takes no other
+    // data: asyncio's "sendfile is in progress".
+    let _busy = fd_t.map(FdTransport::begin_sendfile).transpose()?;
     let mut sent = 0u64;
     let r = async {
         if let Some(fd_t) = fd_t {
             // Everything written before must go first.
             fd_t.wait_drained().await?;
-            let raw = fd_t.with_fd(|fd| fd.as_raw_fd()).ok_or(Error::Closed)?;
-            // The transport may close while we wait: borrow its fd afresh
-            // for each call.
+            // The transport may close while we wait (a reset seen by its
+            // reader, close(), abort()): borrow its fd afresh for each call,
+            // and report why it closed, with the OS error's errno.
             let call = |off: &mut u64, want| {
-                fd_t.with_fd(|s| sys::sendfile(s, file.as_fd(), off, want)).ok_or(Error::Closed)
+                if fd_t.is_losing() {
+                    return Err(fd_t.lost_error());
+                }
+                fd_t.with_fd(|s| sys::sendfile(s, file.as_fd(), off, want))
+                    .ok_or_else(|| fd_t.lost_error())
             };
-            if native(lp, raw, call, offset, count, &mut sent).await? {
+            if native(|| fd_t.wait_writable(), call, offset, count, &mut sent).await? {
                 return Ok(());
             }
         }
@@ -243,11 +251,14 @@ pub(crate) async fn sendfile(
             if n == 0 {
                 return Ok(());
             }
-            transport.write(&buf[..n])?;
+            match fd_t {
+                Some(fd_t) => fd_t.write_for_sendfile(&buf[..n])?,
+                None => transport.write(&buf[..n])?,
+            }
             sent += n as u64;
             while transport.get_write_buffer_size() > high {
                 if transport.is_closing() {
-                    return Err(Error::Closed);
+                    return Err(fd_t.map_or(Error::Closed, FdTransport::lost_error));
                 }
                 loop_core::sleep(Duration::from_millis(1)).await?;
             }

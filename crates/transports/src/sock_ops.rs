@@ -3,7 +3,7 @@
 //! syscall, and on `EAGAIN` wait for readiness through the loop.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use loop_core::Loop;
 
@@ -31,7 +31,7 @@ pub(crate) async fn retry<T>(
     loop {
         match op(fd) {
             Ok(v) => return Ok(v),
-            Err(e) if sys::would_block(&e) => ready(lp, fd.as_raw_fd(), interest).await?,
+            Err(e) if sys::would_block(&e) => ready(lp, fd, interest).await?,
             Err(e) => return Err(e.into()),
         }
     }
@@ -94,7 +94,7 @@ pub(crate) async fn sock_connect(lp: &Loop, sock: BorrowedFd<'_>, addr: Endpoint
         }
     };
     if !sys::connect_start(sock, &target)? {
-        ready(lp, sock.as_raw_fd(), Interest::Write).await?;
+        ready(lp, sock, Interest::Write).await?;
         sys::take_error(sock)?;
     }
     Ok(())

@@ -47,15 +47,31 @@ impl From<UnixAddress> for Endpoint {
 }
 
 /// Options of [`create_datagram_endpoint`](crate::NetExt::create_datagram_endpoint).
+///
+/// The argument rules are asyncio 3.13's:
+///
+/// * With [`sock`](Self::sock), no other option may be set (no address,
+///   family, proto, flags, `reuse_port` or `allow_broadcast`).
+/// * Without `sock` and without addresses, [`family`](Self::family) must be
+///   given (`Inet`, `Inet6` or `Unix`): an unbound socket of that family.
+/// * Addresses must match the family: [`Endpoint::Unix`] for
+///   [`Family::Unix`] (also inferred from a Unix address when the family is
+///   `Unspec`), [`Endpoint::Inet`] otherwise.
+///
+/// Each violation is an [`Error::InvalidArgument`] naming the argument.
 #[derive(Debug, Default)]
 pub struct DatagramOptions {
     /// Bind the socket here.
     pub local_addr: Option<Endpoint>,
-    /// Connect the socket to this peer (then `sendto(data, None)` sends to
-    /// it, and ICMP errors reach `error_received`).
+    /// The peer: the socket is connected to it (then `sendto(data, None)`
+    /// sends to it, only its datagrams are received, and ICMP errors reach
+    /// `error_received`) — except with
+    /// [`allow_broadcast`](Self::allow_broadcast), where the socket is not
+    /// connected and this address is only the transport's fixed
+    /// destination, as in asyncio.
     pub remote_addr: Option<Endpoint>,
-    /// Address family (needed when neither address is given; `Unix` for a
-    /// Unix datagram socket).
+    /// Address family (required when neither address is given; `Unix` for
+    /// a Unix datagram socket).
     pub family: Family,
     /// `proto` for `getaddrinfo`.
     pub proto: i32,
@@ -63,10 +79,81 @@ pub struct DatagramOptions {
     pub flags: i32,
     /// `SO_REUSEPORT`.
     pub reuse_port: bool,
-    /// `SO_BROADCAST`.
+    /// `SO_BROADCAST`. A [`remote_addr`](Self::remote_addr) is then not
+    /// connected (a connected socket could not send to a broadcast
+    /// address): `sendto(data, None)` sends to it, `sendto` to any other
+    /// address is refused, and datagrams from anyone are received.
     pub allow_broadcast: bool,
-    /// An existing datagram socket to use (then no address may be given).
+    /// An existing datagram socket to use (then no other option may be
+    /// set).
     pub sock: Option<OwnedFd>,
+}
+
+impl DatagramOptions {
+    /// The options that may not be combined with `sock`, as asyncio names
+    /// them in its message.
+    fn sock_modifiers(&self) -> Vec<String> {
+        let mut set = Vec::new();
+        if let Some(e) = &self.local_addr {
+            set.push(format!("local_addr={e:?}"));
+        }
+        if let Some(e) = &self.remote_addr {
+            set.push(format!("remote_addr={e:?}"));
+        }
+        if self.family != Family::Unspec {
+            set.push(format!("family={:?}", self.family));
+        }
+        if self.proto != 0 {
+            set.push(format!("proto={}", self.proto));
+        }
+        if self.flags != 0 {
+            set.push(format!("flags={}", self.flags));
+        }
+        if self.reuse_port {
+            set.push("reuse_port=true".to_owned());
+        }
+        if self.allow_broadcast {
+            set.push("allow_broadcast=true".to_owned());
+        }
+        set
+    }
+
+    /// Checks that the addresses fit the family; whether the endpoint is a
+    /// Unix one.
+    fn check_addresses(&self) -> Result<bool> {
+        let addrs = [("local_addr", &self.local_addr), ("remote_addr", &self.remote_addr)];
+        if addrs.iter().all(|(_, a)| a.is_none()) {
+            return match self.family {
+                Family::Unspec => Err(Error::invalid(
+                    "unexpected address family: give family when neither local_addr nor \
+                     remote_addr is given",
+                )),
+                f => Ok(f == Family::Unix),
+            };
+        }
+        let unix = match self.family {
+            Family::Unix => true,
+            Family::Inet | Family::Inet6 => false,
+            Family::Unspec => addrs.iter().any(|(_, a)| is_unix(a)),
+        };
+        for (name, addr) in addrs {
+            match addr {
+                Some(Endpoint::Inet(..)) if unix => {
+                    return Err(Error::invalid(format!(
+                        "{name}: a Unix datagram endpoint needs a Unix address"
+                    )));
+                }
+                Some(Endpoint::Unix(_)) if !unix => {
+                    return Err(Error::invalid(format!(
+                        "{name}: a Unix address needs family Unix (or Unspec), not {:?}",
+                        self.family
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(unix)
+    }
 }
 
 pub(crate) async fn create_datagram_endpoint<P: DatagramProtocol + 'static>(
@@ -74,24 +161,33 @@ pub(crate) async fn create_datagram_endpoint<P: DatagramProtocol + 'static>(
     factory: impl FnOnce() -> P,
     mut opts: DatagramOptions,
 ) -> Result<(DatagramTransportRef, Rc<RefCell<P>>)> {
-    let fd = match opts.sock.take() {
+    let (fd, dest) = match opts.sock.take() {
         Some(sock) => {
-            if opts.local_addr.is_some() || opts.remote_addr.is_some() {
-                return Err(Error::invalid(
-                    "local_addr and remote_addr may not be given with sock",
-                ));
-            }
             if !sys::is_socket(&sock) || sys::socket_type(sock.as_fd())? != SocketType::DGRAM {
                 return Err(Error::invalid("a datagram (SOCK_DGRAM) socket was expected"));
             }
+            let modifiers = opts.sock_modifiers();
+            if !modifiers.is_empty() {
+                return Err(Error::invalid(format!(
+                    "socket modifier arguments cannot be used when sock is given ({})",
+                    modifiers.join(", ")
+                )));
+            }
             sys::set_nonblocking(&sock)?;
-            sock
+            (sock, None)
         }
-        None => open_socket(lp, &opts).await?,
+        None => {
+            if opts.check_addresses()? {
+                open_unix(&opts)?
+            } else {
+                open_socket(lp, &opts).await?
+            }
+        }
     };
     let proto = Rc::new(RefCell::new(factory()));
     let waiter = lp.create_future::<()>();
-    let t = start_datagram(lp, fd, DatagramProtocolRef::new(proto.clone()), waiter.clone())?;
+    let protocol = DatagramProtocolRef::new(proto.clone());
+    let t = start_datagram(lp, fd, dest, protocol, waiter.clone())?;
     waiter.await?;
     Ok((t, proto))
 }
@@ -100,10 +196,11 @@ fn is_unix(e: &Option<Endpoint>) -> bool {
     matches!(e, Some(Endpoint::Unix(_)))
 }
 
-async fn open_socket(lp: &Loop, opts: &DatagramOptions) -> Result<OwnedFd> {
-    if opts.family == Family::Unix || is_unix(&opts.local_addr) || is_unix(&opts.remote_addr) {
-        return open_unix(opts);
-    }
+/// A new socket, and the fixed destination of a socket that was not
+/// connected to `remote_addr` (with `allow_broadcast`).
+type Opened = (OwnedFd, Option<Address>);
+
+async fn open_socket(lp: &Loop, opts: &DatagramOptions) -> Result<Opened> {
     let hints = AddrInfoHints {
         family: opts.family,
         socktype: SockType::Datagram,
@@ -141,6 +238,7 @@ async fn open_socket(lp: &Loop, opts: &DatagramOptions) -> Result<OwnedFd> {
         (Some(ls), None) => {
             combos.extend(ls.iter().map(|l| (sys::family_of(l), Some(Address::Inet(*l)), None)));
         }
+        // `check_addresses` made sure a family was given.
         (None, None) => {
             let fam = if opts.family == Family::Inet6 {
                 AddressFamily::INET6
@@ -175,7 +273,7 @@ fn open_inet(
     local: Option<&Address>,
     remote: Option<&Address>,
     opts: &DatagramOptions,
-) -> io::Result<OwnedFd> {
+) -> io::Result<Opened> {
     let fd = sys::socket(fam, SocketType::DGRAM)?;
     if opts.reuse_port {
         sys::set_reuseport(fd.as_fd(), true)?;
@@ -186,13 +284,27 @@ fn open_inet(
     if let Some(l) = local {
         sys::bind(fd.as_fd(), l)?;
     }
-    if let Some(r) = remote {
-        sys::connect_start(fd.as_fd(), r)?;
-    }
-    Ok(fd)
+    connect_or_remember(fd, remote, opts.allow_broadcast)
 }
 
-fn open_unix(opts: &DatagramOptions) -> Result<OwnedFd> {
+/// Connects a datagram socket to `remote`, or, with `allow_broadcast`,
+/// keeps `remote` as its fixed destination (asyncio does not connect then).
+fn connect_or_remember(
+    fd: OwnedFd,
+    remote: Option<&Address>,
+    broadcast: bool,
+) -> io::Result<Opened> {
+    match remote {
+        Some(r) if broadcast => Ok((fd, Some(r.clone()))),
+        Some(r) => {
+            sys::connect_start(fd.as_fd(), r)?;
+            Ok((fd, None))
+        }
+        None => Ok((fd, None)),
+    }
+}
+
+fn open_unix(opts: &DatagramOptions) -> Result<Opened> {
     let unix = |e: &Option<Endpoint>| -> Result<Option<UnixAddress>> {
         match e {
             None => Ok(None),
@@ -211,8 +323,6 @@ fn open_unix(opts: &DatagramOptions) -> Result<OwnedFd> {
         }
         sys::bind(fd.as_fd(), &Address::Unix(l))?;
     }
-    if let Some(r) = remote {
-        sys::connect_start(fd.as_fd(), &Address::Unix(r))?;
-    }
-    Ok(fd)
+    let remote = remote.map(Address::Unix);
+    Ok(connect_or_remember(fd, remote.as_ref(), opts.allow_broadcast)?)
 }

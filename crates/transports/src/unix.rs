@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -11,7 +11,7 @@ use loop_core::Loop;
 use rustix::net::{AddressFamily, SocketType};
 
 use crate::address::{Address, UnixAddress};
-use crate::error::{Error, Result};
+use crate::error::{ConnectError, Error, Result};
 use crate::options::DEFAULT_BACKLOG;
 use crate::protocol::IntoStreamProtocol;
 use crate::readiness::{Interest, ready};
@@ -30,11 +30,20 @@ pub struct UnixServerOptions {
     pub backlog: u32,
     /// Start accepting at once (default).
     pub start_serving: bool,
+    /// Remove the socket file when the server closes (asyncio 3.13's
+    /// `cleanup_socket`, default on) — also for a server started from an
+    /// existing bound [`sock`](Self::sock).
+    pub cleanup_socket: bool,
 }
 
 impl Default for UnixServerOptions {
     fn default() -> Self {
-        UnixServerOptions { sock: None, backlog: DEFAULT_BACKLOG, start_serving: true }
+        UnixServerOptions {
+            sock: None,
+            backlog: DEFAULT_BACKLOG,
+            start_serving: true,
+            cleanup_socket: true,
+        }
     }
 }
 
@@ -62,7 +71,19 @@ pub(crate) fn remove_stale_socket(path: &Path) -> Result<()> {
     }
 }
 
-/// Removes the socket file a server created, if it is still that file.
+/// The file a listening Unix socket is bound to (`getsockname`), with its
+/// identity; `None` for an abstract or unnamed socket, or when the file is
+/// already gone.
+fn socket_file(fd: &OwnedFd) -> Option<OwnedPath> {
+    let Some(Address::Unix(UnixAddress::Path(path))) = sys::sockname(fd.as_fd()) else {
+        return None;
+    };
+    let st = rustix::fs::lstat(&path).ok()?;
+    Some(OwnedPath { path, ino: st.st_ino, dev: st.st_dev })
+}
+
+/// Removes the socket file of a server, if the path still names that file
+/// (same device and inode).
 pub(crate) fn remove_if_same(owned: &OwnedPath) {
     if let Ok(st) = rustix::fs::lstat(&owned.path) {
         if st.st_ino == owned.ino && st.st_dev == owned.dev {
@@ -97,7 +118,7 @@ where
             let connected =
                 sys::connect_start(fd.as_fd(), &target).map_err(|e| annotate(e, &target))?;
             if !connected {
-                ready(lp, fd.as_raw_fd(), Interest::Write).await?;
+                ready(lp, fd.as_fd(), Interest::Write).await?;
                 sys::take_error(fd.as_fd()).map_err(|e| annotate(e, &target))?;
             }
             fd
@@ -106,8 +127,10 @@ where
     start_stream(lp, fd, factory).await
 }
 
+/// A failed connection to `addr`: the OS error, kept as is, with the
+/// address it concerns.
 fn annotate(e: io::Error, addr: &Address) -> Error {
-    io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}")).into()
+    Error::Connect(ConnectError::single(addr, e))
 }
 
 pub(crate) async fn create_unix_server(
@@ -119,7 +142,7 @@ pub(crate) async fn create_unix_server(
     if opts.backlog == 0 {
         return Err(Error::invalid("backlog must be at least 1"));
     }
-    let (fd, owned) = match (path, opts.sock) {
+    let fd = match (path, opts.sock) {
         (Some(_), Some(_)) => return Err(Error::invalid("path and sock may not both be given")),
         (None, None) => return Err(Error::invalid("path or sock is required")),
         (None, Some(sock)) => {
@@ -129,7 +152,7 @@ pub(crate) async fn create_unix_server(
             }
             sys::set_nonblocking(&sock)?;
             sys::listen(sock.as_fd(), opts.backlog)?;
-            (sock, None)
+            sock
         }
         (Some(addr), None) => {
             if let UnixAddress::Path(p) = &addr {
@@ -137,21 +160,15 @@ pub(crate) async fn create_unix_server(
             }
             let fd = sys::socket(AddressFamily::UNIX, SocketType::STREAM)?;
             let target = Address::Unix(addr.clone());
-            sys::bind(fd.as_fd(), &target).map_err(|e| {
-                Error::from(io::Error::new(e.kind(), format!("cannot bind to {target}: {e}")))
-            })?;
+            sys::bind(fd.as_fd(), &target).map_err(|e| Error::bind(&target, e))?;
             sys::listen(fd.as_fd(), opts.backlog)?;
-            let owned = match &addr {
-                UnixAddress::Path(p) => rustix::fs::lstat(p).ok().map(|st| OwnedPath {
-                    path: p.clone(),
-                    ino: st.st_ino,
-                    dev: st.st_dev,
-                }),
-                _ => None,
-            };
-            (fd, owned)
+            fd
         }
     };
+    // asyncio 3.13: remember which file the socket is (by the path it is
+    // bound to, whoever bound it), to remove it on close only if the path
+    // still names that file.
+    let owned = if opts.cleanup_socket { socket_file(&fd) } else { None };
     let server = Server::new(lp, vec![fd], factory, opts.backlog, false, owned);
     if opts.start_serving {
         server.start_serving().await?;

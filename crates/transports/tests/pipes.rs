@@ -74,3 +74,55 @@ fn a_regular_file_is_not_a_pipe() {
         assert!(matches!(err, Error::InvalidArgument(_)));
     });
 }
+
+#[test]
+fn write_pipe_is_closing_as_soon_as_write_eof_is_called_with_data_buffered() {
+    run(|lp| async move {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let l2 = lp.clone();
+        let (t, p) = lp.connect_write_pipe(move || Recorder::new(&l2), w).await.unwrap();
+        let data: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        t.write(&data).unwrap();
+        assert!(t.get_write_buffer_size() > 0, "more than the pipe holds stays buffered");
+        assert!(!t.is_closing());
+        t.write_eof().unwrap();
+        assert!(t.is_closing(), "asyncio: closing as soon as write_eof() is called");
+        assert!(t.get_write_buffer_size() > 0);
+        assert!(matches!(t.write(b"more"), Err(Error::Closed)), "a closing pipe takes no data");
+        assert!(matches!(t.write_eof(), Err(Error::InvalidState(_))));
+        // A reader takes everything: the buffered bytes still go out, then EOF.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::from(r);
+            let mut got = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut f, &mut got);
+            let _ = tx.send(got);
+        });
+        let lost = p.borrow().lost.clone();
+        assert_eq!(within("lost", lost).await, None, "flushed, then closed cleanly");
+        let mut got = None;
+        wait_until("the reader saw EOF", || {
+            got = rx.try_recv().ok();
+            got.is_some()
+        })
+        .await;
+        assert!(got.unwrap() == data, "every buffered byte arrived before EOF");
+        assert!(t.is_closing());
+    });
+}
+
+#[test]
+fn close_with_data_buffered_is_closing_at_once() {
+    run(|lp| async move {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let l2 = lp.clone();
+        let (t, p) = lp.connect_write_pipe(move || Recorder::new(&l2), w).await.unwrap();
+        t.write(&vec![7u8; 1 << 20]).unwrap();
+        t.close();
+        assert!(t.is_closing());
+        assert!(t.get_write_buffer_size() > 0);
+        drop(r);
+        let lost = p.borrow().lost.clone();
+        within("lost", lost).await;
+    });
+}

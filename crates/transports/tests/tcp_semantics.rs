@@ -9,61 +9,9 @@ use std::rc::Rc;
 use loop_core::Loop;
 use loop_transports::{
     BaseProtocol, BufferedProtocol, ConnectOptions, Error, ExtraInfo, ExtraKey, NetExt, Protocol,
-    Server, ServerOptions, StreamProtocolRef, TransportRef, WriteBufferLimits,
+    ServerOptions, StreamProtocolRef, TransportRef, WriteBufferLimits,
 };
-use util::{Echo, Ev, Recorder, run, wait_until, within};
-
-/// A server whose connections are recorded; returns the server and the
-/// recorders' logs/lost futures as they come.
-async fn recording_server(
-    lp: &Loop,
-    setup: impl Fn(&mut Recorder) + 'static,
-) -> (Server, u16, Rc<RefCell<Vec<Rc<RefCell<Recorder>>>>>) {
-    let conns: Rc<RefCell<Vec<Rc<RefCell<Recorder>>>>> = Rc::default();
-    let c2 = conns.clone();
-    let l2 = lp.clone();
-    // The factory returns a shared recorder so the test can look at it.
-    struct Shared(Rc<RefCell<Recorder>>);
-    impl BaseProtocol for Shared {
-        fn connection_made(&mut self, t: TransportRef) {
-            self.0.borrow_mut().connection_made(t)
-        }
-        fn connection_lost(&mut self, e: Option<Error>) {
-            self.0.borrow_mut().connection_lost(e)
-        }
-        fn pause_writing(&mut self) {
-            self.0.borrow_mut().pause_writing()
-        }
-        fn resume_writing(&mut self) {
-            self.0.borrow_mut().resume_writing()
-        }
-    }
-    impl Protocol for Shared {
-        fn data_received(&mut self, d: &[u8]) {
-            self.0.borrow_mut().data_received(d)
-        }
-        fn eof_received(&mut self) -> bool {
-            self.0.borrow_mut().eof_received()
-        }
-    }
-    let server = lp
-        .create_server(
-            move || {
-                let mut r = Recorder::new(&l2);
-                setup(&mut r);
-                let r = Rc::new(RefCell::new(r));
-                c2.borrow_mut().push(r.clone());
-                Shared(r)
-            },
-            "127.0.0.1",
-            0,
-            ServerOptions::default(),
-        )
-        .await
-        .unwrap();
-    let port = server.addresses()[0].port().unwrap();
-    (server, port, conns)
-}
+use util::{Echo, Ev, Recorder, recording_server, run, wait_until, within};
 
 async fn connect(lp: &Loop, port: u16) -> (TransportRef, Rc<RefCell<Recorder>>) {
     let l2 = lp.clone();

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use loop_core::LoopFuture;
 use loop_transports::{
     Address, BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport,
-    DatagramTransportRef, Endpoint, Error, NetExt, UnixAddress,
+    DatagramTransportRef, Endpoint, Error, Family, NetExt, SockExt, UnixAddress,
 };
 use util::{run, wait_until, within};
 
@@ -189,5 +189,119 @@ fn unix_datagrams_existing_socket_and_options() {
             .err()
             .unwrap();
         assert!(matches!(err, Error::InvalidArgument(_)));
+    });
+}
+
+/// asyncio: with `allow_broadcast`, `remote_addr` is not connected; it
+/// becomes the transport's fixed destination instead.
+#[test]
+fn allow_broadcast_with_a_remote_address_does_not_connect() {
+    run(|lp| async move {
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver.set_nonblocking(true).unwrap();
+        let to = receiver.local_addr().unwrap();
+        let got: Log = Rc::default();
+        let g = got.clone();
+        let (t, _) = lp
+            .create_datagram_endpoint(
+                move || Dg { got: g, ..Default::default() },
+                DatagramOptions {
+                    local_addr: Some(Endpoint::inet("127.0.0.1", 0)),
+                    remote_addr: Some(Endpoint::inet("127.0.0.1", to.port())),
+                    allow_broadcast: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.peername(), None, "not connected: no peername, as asyncio");
+        // sendto(None) goes to remote_addr; another address is refused.
+        t.sendto(b"to the fixed destination", None).unwrap();
+        let (data, _) = lp.sock_recvfrom(&receiver, 100).await.unwrap();
+        assert_eq!(data, b"to the fixed destination");
+        let other = Address::Inet("127.0.0.1:9".parse().unwrap());
+        assert!(matches!(t.sendto(b"x", Some(&other)), Err(Error::InvalidArgument(_))));
+        t.sendto(b"again", Some(&Address::Inet(to))).unwrap();
+        let (data, _) = lp.sock_recvfrom(&receiver, 100).await.unwrap();
+        assert_eq!(data, b"again");
+        // An unconnected socket receives from anyone (a connected one only
+        // from its peer).
+        let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        stranger.send_to(b"from a stranger", t.sockname().unwrap().as_inet().unwrap()).unwrap();
+        wait_until("the stranger's datagram", || !got.borrow().is_empty()).await;
+        assert_eq!(got.borrow()[0].0, b"from a stranger");
+        t.close();
+    });
+}
+
+/// The message of an `InvalidArgument`, or a panic.
+fn invalid_message(r: Result<(DatagramTransportRef, Rc<RefCell<Dg>>), Error>) -> String {
+    match r {
+        Err(Error::InvalidArgument(m)) => m,
+        Err(e) => panic!("expected InvalidArgument, got {e:?}"),
+        Ok(_) => panic!("expected InvalidArgument, got an endpoint"),
+    }
+}
+
+/// asyncio 3.13's argument checks of `create_datagram_endpoint`.
+#[test]
+fn datagram_endpoint_arguments_are_checked_as_asyncio_does() {
+    run(|lp| async move {
+        // No address and no family: asyncio's "unexpected address family".
+        let m = invalid_message(lp.create_datagram_endpoint(Dg::default, Default::default()).await);
+        assert!(m.contains("family"), "{m}");
+        // With a family and no address: an unbound socket of that family.
+        let (t, _) = lp
+            .create_datagram_endpoint(
+                Dg::default,
+                DatagramOptions { family: Family::Inet, ..Default::default() },
+            )
+            .await
+            .unwrap();
+        t.close();
+        // `sock` with any socket modifier: each is named.
+        type Modifier = (&'static str, fn(&mut DatagramOptions));
+        let modifiers: [Modifier; 7] = [
+            ("family", |o| o.family = Family::Inet),
+            ("proto", |o| o.proto = 17),
+            ("flags", |o| o.flags = loop_transports::AI_PASSIVE),
+            ("reuse_port", |o| o.reuse_port = true),
+            ("allow_broadcast", |o| o.allow_broadcast = true),
+            ("local_addr", |o| o.local_addr = Some(Endpoint::inet("127.0.0.1", 0))),
+            ("remote_addr", |o| o.remote_addr = Some(Endpoint::inet("127.0.0.1", 9))),
+        ];
+        for (name, set) in modifiers {
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut opts = DatagramOptions { sock: Some(sock.into()), ..Default::default() };
+            set(&mut opts);
+            let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
+            assert!(m.contains(name), "{name}: {m}");
+        }
+        // Several at once: all named.
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let opts = DatagramOptions {
+            sock: Some(sock.into()),
+            family: Family::Inet,
+            reuse_port: true,
+            ..Default::default()
+        };
+        let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
+        assert!(m.contains("family") && m.contains("reuse_port"), "{m}");
+        // Addresses of the wrong kind for the family.
+        let unix = Endpoint::Unix(UnixAddress::path("/nonexistent/tulip-dg"));
+        let opts = DatagramOptions {
+            family: Family::Inet,
+            local_addr: Some(unix.clone()),
+            ..Default::default()
+        };
+        let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
+        assert!(m.contains("local_addr"), "{m}");
+        let opts = DatagramOptions {
+            family: Family::Unix,
+            remote_addr: Some(Endpoint::inet("127.0.0.1", 9)),
+            ..Default::default()
+        };
+        let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
+        assert!(m.contains("remote_addr"), "{m}");
     });
 }

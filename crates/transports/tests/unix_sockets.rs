@@ -102,7 +102,7 @@ fn abstract_namespace_and_existing_sockets() {
         wait_until("echo", || Recorder::data(&c.borrow().log) == b"existing").await;
         t.close();
         server.close();
-        std::fs::remove_file(&path).unwrap();
+        assert!(!path.exists(), "the server removed its socket file");
 
         // Connecting to nothing is an error naming the path.
         let l2 = lp.clone();
@@ -143,5 +143,76 @@ fn connect_accepted_socket_wraps_a_socket_accepted_elsewhere() {
         assert_eq!(&back, b"hello");
         assert_eq!(t.peername().unwrap().as_inet().unwrap().ip(), addr.ip());
         t.close();
+    });
+}
+
+/// A Unix server on an existing socket bound to `path`.
+async fn server_on_bound_socket(
+    lp: &loop_core::Loop,
+    path: &std::path::Path,
+    cleanup_socket: bool,
+) -> loop_transports::Server {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).unwrap();
+    let opts =
+        UnixServerOptions { sock: Some(listener.into()), cleanup_socket, ..Default::default() };
+    lp.create_unix_server(Echo::default, None, opts).await.unwrap()
+}
+
+/// asyncio 3.13: a server started from an existing bound socket removes
+/// the socket file on close too (`cleanup_socket`, default on).
+#[test]
+fn a_server_on_an_existing_socket_removes_its_file_on_close() {
+    run(|lp| async move {
+        let path = temp_path("bound-elsewhere.sock");
+        let server = server_on_bound_socket(&lp, &path, true).await;
+        roundtrip(&lp, UnixAddress::path(&path)).await;
+        assert!(path.exists());
+        server.close();
+        assert!(!path.exists(), "the socket file is removed on close");
+    });
+}
+
+#[test]
+fn cleanup_socket_false_leaves_the_file() {
+    run(|lp| async move {
+        let path = temp_path("kept-bound.sock");
+        let server = server_on_bound_socket(&lp, &path, false).await;
+        server.close();
+        assert!(path.exists(), "cleanup_socket: false keeps the file");
+        std::fs::remove_file(&path).unwrap();
+        let path = temp_path("kept-path.sock");
+        let _ = std::fs::remove_file(&path);
+        let opts = UnixServerOptions { cleanup_socket: false, ..Default::default() };
+        let server = lp
+            .create_unix_server(Echo::default, Some(UnixAddress::path(&path)), opts)
+            .await
+            .unwrap();
+        server.close();
+        assert!(path.exists(), "cleanup_socket: false keeps the file");
+        std::fs::remove_file(&path).unwrap();
+    });
+}
+
+/// The file at the path is no longer the server's socket (replaced by a
+/// regular file, or by another server's socket): close leaves it alone.
+#[test]
+fn close_never_removes_a_path_that_is_no_longer_its_socket() {
+    run(|lp| async move {
+        let path = temp_path("replaced.sock");
+        let server = server_on_bound_socket(&lp, &path, true).await;
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"precious").unwrap();
+        server.close();
+        assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+        std::fs::remove_file(&path).unwrap();
+
+        let server = server_on_bound_socket(&lp, &path, true).await;
+        std::fs::remove_file(&path).unwrap();
+        let other = UnixListener::bind(&path).unwrap();
+        server.close();
+        assert!(path.exists(), "another socket at the path stays");
+        drop(other);
+        std::fs::remove_file(&path).unwrap();
     });
 }

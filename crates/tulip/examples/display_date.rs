@@ -26,5 +26,5 @@ fn main() -> Result<()> {
     lp.call_soon(move || display_date(l2, 5))?;
     // Blocking call interrupted by lp.stop().
     lp.run_forever()?;
-    lp.close()
+    Ok(lp.close()?)
 }

@@ -14,5 +14,5 @@ fn main() -> Result<()> {
     lp.call_soon(move || hello_world(&l2))?;
     // Blocking call interrupted by lp.stop().
     lp.run_forever()?;
-    lp.close()
+    Ok(lp.close()?)
 }

@@ -35,5 +35,5 @@ fn main() -> Result<()> {
 
     lp.run_forever()?;
     // Closing the loop removes its signal handlers.
-    lp.close()
+    Ok(lp.close()?)
 }

@@ -89,7 +89,7 @@ fn main() -> Result<()> {
                     Ok::<_, Error>(i * 10)
                 })
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let sleeper = l2.create_task(sleep(Duration::from_secs(3600)))?;
         println!("{} tasks pending", l2.all_tasks().len());
         sleeper.cancel();
@@ -154,7 +154,7 @@ fn main() -> Result<()> {
         })?;
         for item in 1..=5 {
             // put() waits whenever the queue already holds two items.
-            queue.put(item).await.map_err(|_| Error::InvalidState("queue shut down".into()))?;
+            queue.put(item).await?;
             let _held = lock.acquire().await;
             shared_log.borrow_mut().push(format!("produced {item}"));
         }
@@ -182,7 +182,7 @@ fn main() -> Result<()> {
     });
     // Nothing is scheduled: the loop blocks in epoll until the thread calls.
     lp.run_forever()?;
-    worker.join().map_err(|_| Error::Panicked("worker thread".into()))??;
+    worker.join().map_err(|_| Error::failed("the worker thread panicked"))??;
 
     step("signals: a SIGUSR1 handler runs as an ordinary loop callback");
     let l2 = lp.clone();

@@ -32,5 +32,5 @@ fn main() -> Result<()> {
     // Run the event loop.
     lp.run_forever()?;
     // We are done: close sockets and the event loop.
-    lp.close()
+    Ok(lp.close()?)
 }

@@ -17,9 +17,9 @@ use std::task::{Context, Poll, Waker};
 use super::waker::{self, LoopKey, TaskId};
 use super::{CURRENT_TASK, TaskRef};
 use crate::error::{Error, Result, panic_message};
-use crate::event_loop::EventLoop;
 use crate::exception::ExceptionContext;
 use crate::handle::Handle;
+use crate::inner::LoopInner;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum TaskState {
@@ -110,7 +110,7 @@ impl TaskHeader {
     }
 
     /// The task's loop, while it is open and alive (on its thread).
-    pub(crate) fn owner(&self) -> Option<Rc<dyn EventLoop>> {
+    pub(crate) fn owner(&self) -> Option<Rc<LoopInner>> {
         let index = u16::try_from(self.slot.get().loop_index()).ok()?;
         waker::local_loop(LoopKey { index, serial: self.loop_serial })
     }
@@ -159,7 +159,7 @@ impl TaskHeader {
         }
         self.flags.set(CANCEL_REQUESTED, true);
         if let Some(lp) = self.owner() {
-            lp.common().wake_task(&*lp, self.slot.get());
+            lp.common().wake_task(&lp, self.slot.get());
         }
         true
     }

@@ -30,7 +30,7 @@ pub(crate) use cell::TaskAny;
 use cell::{CANCEL_REQUESTED, HANDLE_ALIVE, RETRIEVED, TaskHeader, TaskOutput, TaskState};
 pub(crate) use slab::TaskSlab;
 pub(crate) use spawn::spawn;
-pub use waker::TaskId;
+pub(crate) use waker::TaskId;
 
 use crate::error::{Error, Result};
 use crate::handle::Handle;

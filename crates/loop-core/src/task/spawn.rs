@@ -77,7 +77,7 @@ where
 
 fn schedule(lp: &Loop, header: &TaskHeader) {
     if !header.flags.replace(SCHEDULED, true) {
-        lp.as_event_loop().schedule_task(header.slot.get());
+        lp.inner().schedule_task(header.slot.get());
     }
 }
 

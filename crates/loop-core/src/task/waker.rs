@@ -24,7 +24,7 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use crate::Loop;
 use crate::error::{Error, Result};
-use crate::event_loop::EventLoop;
+use crate::inner::LoopInner;
 use crate::remote::{RemoteItem, WeakRemote};
 
 /// Bits of a [`TaskId`] holding the slot's generation.
@@ -48,7 +48,7 @@ const _: () = assert!(usize::BITS >= 64, "tulip's task wakers need 64-bit pointe
 /// task (see [`EventLoop::schedule_task`](crate::EventLoop::schedule_task)).
 /// Copy; it does not keep the task alive, and a stale id is ignored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TaskId(u64);
+pub(crate) struct TaskId(u64);
 
 impl TaskId {
     pub(crate) fn new(loop_index: u16, slot: u32, generation: u32) -> TaskId {
@@ -136,7 +136,7 @@ pub(crate) struct LoopKey {
 /// One registered loop of this thread.
 struct LocalLoop {
     serial: u32,
-    lp: Weak<dyn EventLoop>,
+    lp: Weak<LoopInner>,
 }
 
 thread_local! {
@@ -148,7 +148,7 @@ thread_local! {
 
 /// The loop registered under `key` on this thread, if it is still
 /// registered (not closed) and alive.
-pub(crate) fn local_loop(key: LoopKey) -> Option<Rc<dyn EventLoop>> {
+pub(crate) fn local_loop(key: LoopKey) -> Option<Rc<LoopInner>> {
     LOCAL_LOOPS
         .try_with(|l| {
             let l = l.try_borrow().ok()?;
@@ -182,7 +182,7 @@ fn wake(id: TaskId) {
     });
     match local {
         // This thread owns the loop.
-        Ok(Some(Some(lp))) => lp.common().wake_task(&*lp, id),
+        Ok(Some(Some(lp))) => lp.common().wake_task(&lp, id),
         // Owned, but the loop is being dropped: its tasks are going away.
         Ok(Some(None)) => {}
         // Another thread's loop (or this thread is exiting).

@@ -5,14 +5,21 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use loop_core::Loop;
 use loop_transports::{
     BaseTransport, ExtraInfo, ExtraKey, ReadTransport, StreamProtocolRef, Transport, TransportRef,
     WriteBufferLimits, WriteTransport,
 };
 
+thread_local! {
+    /// The loop every fake transport reports (`get_loop`); never run.
+    static LOOP: Loop = Loop::new().expect("a loop for the fake transports");
+}
+
 /// A transport that records what is asked of it.
-#[derive(Default)]
+#[derive(Debug)]
 pub struct Fake {
+    lp: Loop,
     pub log: RefCell<Vec<&'static str>>,
     pub paused_reading: Cell<bool>,
     pub closing: Cell<bool>,
@@ -22,7 +29,14 @@ pub struct Fake {
 
 impl Fake {
     pub fn new() -> (Rc<Fake>, TransportRef) {
-        let f = Rc::new(Fake::default());
+        let f = Rc::new(Fake {
+            lp: LOOP.with(Loop::clone),
+            log: RefCell::default(),
+            paused_reading: Cell::default(),
+            closing: Cell::default(),
+            buffered: Cell::default(),
+            written: RefCell::default(),
+        });
         let t: TransportRef = f.clone();
         (f, t)
     }
@@ -44,6 +58,9 @@ impl BaseTransport for Fake {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+    fn get_loop(&self) -> Loop {
+        self.lp.clone()
     }
 }
 

@@ -5,7 +5,7 @@
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -71,12 +71,9 @@ async fn attempt(
                     bound = true;
                     break;
                 }
-                Err(e) => {
-                    last = Some(io::Error::new(
-                        e.kind(),
-                        format!("error while attempting to bind on address {l}: {e}"),
-                    ));
-                }
+                // Kept as is (errno included); it is reported as this
+                // attempt's failure.
+                Err(e) => last = Some(e),
             }
         }
         if !bound {
@@ -89,7 +86,7 @@ async fn attempt(
         }
     }
     if !sys::connect_start(fd.as_fd(), &Address::Inet(addr))? {
-        ready(&lp, fd.as_raw_fd(), Interest::Write)
+        ready(&lp, fd.as_fd(), Interest::Write)
             .await
             .map_err(|e| io::Error::other(e.to_string()))?;
         sys::take_error(fd.as_fd())?;

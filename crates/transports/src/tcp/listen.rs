@@ -113,12 +113,8 @@ fn bind_listener(addr: &SocketAddr, opts: &ServerOptions) -> Result<OwnedFd> {
         // be bound on one port.
         sys::set_v6only(fd.as_fd(), true)?;
     }
-    sys::bind(fd.as_fd(), &Address::Inet(*addr)).map_err(|e| {
-        Error::from(std::io::Error::new(
-            e.kind(),
-            format!("error while attempting to bind on address {addr}: {e}"),
-        ))
-    })?;
+    let target = Address::Inet(*addr);
+    sys::bind(fd.as_fd(), &target).map_err(|e| Error::bind(&target, e))?;
     sys::listen(fd.as_fd(), opts.backlog)?;
     Ok(fd)
 }

@@ -2,6 +2,7 @@
 //! (asyncio's `Server` returned by `create_server` / `create_unix_server`).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -18,7 +19,7 @@ use crate::address::Address;
 use crate::error::{Error, Result, panic_message};
 use crate::protocol::StreamProtocolRef;
 use crate::sys;
-use crate::transport::{FdKind, FdTransport, StartOptions};
+use crate::transport::{BaseTransport, FdKind, FdTransport, StartOptions, WriteTransport};
 
 /// How long accepting pauses after running out of fds or memory (asyncio's
 /// `ACCEPT_RETRY_DELAY`).
@@ -50,7 +51,11 @@ struct Inner {
     nodelay: bool,
     serving: Cell<bool>,
     serving_forever: Cell<bool>,
-    active: Cell<usize>,
+    /// The connections accepted and not yet lost, by a per-server number
+    /// (asyncio's `_clients` weak set): weak, so the server keeps no
+    /// transport alive.
+    clients: RefCell<HashMap<u64, Weak<FdTransport>>>,
+    next_client: Cell<u64>,
     waiters: RefCell<Vec<Waker>>,
     unix_path: RefCell<Option<OwnedPath>>,
 }
@@ -90,7 +95,8 @@ impl Server {
                 nodelay,
                 serving: Cell::new(false),
                 serving_forever: Cell::new(false),
-                active: Cell::new(0),
+                clients: RefCell::new(HashMap::new()),
+                next_client: Cell::new(0),
                 waiters: RefCell::new(Vec::new()),
                 unix_path: RefCell::new(unix_path),
             }),
@@ -135,7 +141,7 @@ impl Server {
 
     /// Connections accepted by this server and not yet closed.
     pub fn active_connections(&self) -> usize {
-        self.inner.active.get()
+        self.inner.clients.borrow().len()
     }
 
     /// Starts accepting connections. Idempotent.
@@ -195,6 +201,26 @@ impl Server {
         self.inner.close();
     }
 
+    /// Closes every connection this server accepted that is still open
+    /// (asyncio 3.13's `close_clients`): each transport's `close()` — its
+    /// buffered data is sent, then its protocol gets `connection_lost(None)`.
+    /// The server keeps listening; [`close`](Server::close) stops that.
+    pub fn close_clients(&self) {
+        for t in self.inner.live_clients() {
+            t.close();
+        }
+    }
+
+    /// Aborts every connection this server accepted that is still open
+    /// (asyncio 3.13's `abort_clients`): each transport's `abort()` —
+    /// buffered data is dropped, and its protocol gets
+    /// `connection_lost(None)`. The server keeps listening.
+    pub fn abort_clients(&self) {
+        for t in self.inner.live_clients() {
+            t.abort();
+        }
+    }
+
     /// Resolves once the server is closed and every connection it accepted
     /// has been closed too.
     ///
@@ -203,7 +229,7 @@ impl Server {
     /// Cancel-safe.
     pub async fn wait_closed(&self) {
         poll_fn(|cx| {
-            if self.is_closed() && self.inner.active.get() == 0 {
+            if self.is_closed() && self.inner.clients.borrow().is_empty() {
                 return Poll::Ready(());
             }
             self.inner.add_waiter(cx.waker());
@@ -272,7 +298,7 @@ impl Inner {
         if l.watched.get() {
             return Ok(());
         }
-        self.lp.add_reader_fd(l.fd.as_raw_fd(), move || me.accept(i))?;
+        self.lp.add_reader(&l.fd, move || me.accept(i))?;
         l.watched.set(true);
         Ok(())
     }
@@ -281,7 +307,7 @@ impl Inner {
         let ls = self.listeners.borrow();
         if let Some(l) = ls.as_ref().and_then(|ls| ls.get(i)) {
             if l.watched.replace(false) {
-                let _ = self.lp.remove_reader(&l.fd.as_raw_fd());
+                let _ = self.lp.remove_reader(&l.fd);
             }
         }
     }
@@ -350,11 +376,13 @@ impl Inner {
             }
         };
         let t = FdTransport::new(&self.lp, conn, FdKind::Socket, proto);
-        self.active.set(self.active.get() + 1);
+        let id = self.next_client.get();
+        self.next_client.set(id + 1);
+        self.clients.borrow_mut().insert(id, Rc::downgrade(&t));
         let me = self.me.clone();
         let on_lost = Box::new(move || {
             if let Some(me) = me.upgrade() {
-                me.detach();
+                me.detach(id);
             }
         });
         if let Err(e) = t.start(StartOptions { waiter: None, on_lost: Some(on_lost) }) {
@@ -362,12 +390,22 @@ impl Inner {
         }
     }
 
-    fn detach(&self) {
-        let n = self.active.get().saturating_sub(1);
-        self.active.set(n);
-        if n == 0 && self.listeners.borrow().is_none() {
+    fn detach(&self, id: u64) {
+        let empty = {
+            let mut clients = self.clients.borrow_mut();
+            clients.remove(&id);
+            clients.is_empty()
+        };
+        if empty && self.listeners.borrow().is_none() {
             self.wake_all();
         }
+    }
+
+    /// The connections still open, collected first: closing one never
+    /// calls back into the server synchronously, but the list must not be
+    /// borrowed while transports run.
+    fn live_clients(&self) -> Vec<Rc<FdTransport>> {
+        self.clients.borrow().values().filter_map(Weak::upgrade).collect()
     }
 
     fn close(&self) {

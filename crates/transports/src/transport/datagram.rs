@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 
@@ -32,7 +32,12 @@ pub struct DatagramSocketTransport {
     fd: RefCell<Option<OwnedFd>>,
     raw: RawFd,
     protocol: RefCell<Option<DatagramProtocolRef>>,
+    /// The connected peer (`getpeername`).
     peer: Option<Address>,
+    /// Where `sendto(data, None)` sends, and the only address `sendto`
+    /// accepts: the connected peer, or the `remote_addr` of an endpoint
+    /// that was not connected (`allow_broadcast`); asyncio's `_address`.
+    dest: Option<Address>,
     local: Option<Address>,
     made: Cell<bool>,
     closing: Cell<bool>,
@@ -59,10 +64,12 @@ impl Drop for Guard {
 }
 
 /// Wraps a datagram socket in a transport and schedules `connection_made`;
-/// `waiter` resolves after it ran.
+/// `waiter` resolves after it ran. `dest` is the fixed destination of a
+/// socket that was not connected to its `remote_addr`.
 pub(crate) fn start_datagram(
     lp: &Loop,
     fd: OwnedFd,
+    dest: Option<Address>,
     protocol: DatagramProtocolRef,
     waiter: LoopFuture<()>,
 ) -> Result<Rc<DatagramSocketTransport>> {
@@ -75,6 +82,7 @@ pub(crate) fn start_datagram(
         fd: RefCell::new(Some(fd)),
         raw,
         protocol: RefCell::new(Some(protocol)),
+        dest: dest.or_else(|| peer.clone()),
         peer,
         local,
         made: Cell::new(false),
@@ -126,7 +134,10 @@ impl DatagramSocketTransport {
     fn add_reader(&self) {
         let Some(me) = self.me.upgrade() else { return };
         let g = Guard(me);
-        if self.lp.add_reader_fd(self.raw, move || g.0.on_readable()).is_ok() {
+        if self
+            .with_fd(|fd| self.lp.add_reader(fd, move || g.0.on_readable()))
+            .is_some_and(|r| r.is_ok())
+        {
             self.reader.set(true);
         }
     }
@@ -168,7 +179,7 @@ impl DatagramSocketTransport {
     fn send_one(&self, data: &[u8], addr: Option<&Address>) -> std::io::Result<usize> {
         let g = self.fd.borrow();
         let Some(fd) = g.as_ref() else { return Err(std::io::ErrorKind::NotConnected.into()) };
-        match addr {
+        match addr.or(self.dest.as_ref()) {
             Some(a) if self.peer.is_none() => sys::sendto(fd.as_fd(), data, a),
             _ => sys::send(fd.as_fd(), data),
         }
@@ -204,7 +215,7 @@ impl DatagramSocketTransport {
         self.flow_check();
         if self.queue.borrow().is_empty() {
             if self.writer.replace(false) {
-                let _ = self.lp.remove_writer(&self.raw);
+                self.with_fd(|fd| self.lp.remove_writer(fd));
             }
             if self.closing.get() {
                 self.schedule_lost(None);
@@ -238,12 +249,17 @@ impl DatagramSocketTransport {
         self.schedule_lost(err);
     }
 
+    /// Runs `f` on the socket while it is open.
+    fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Option<R> {
+        self.fd.borrow().as_ref().map(|fd| f(fd.as_fd()))
+    }
+
     fn unwatch(&self) {
         if self.reader.replace(false) {
-            let _ = self.lp.remove_reader(&self.raw);
+            self.with_fd(|fd| self.lp.remove_reader(fd));
         }
         if self.writer.replace(false) {
-            let _ = self.lp.remove_writer(&self.raw);
+            self.with_fd(|fd| self.lp.remove_writer(fd));
         }
     }
 
@@ -286,7 +302,7 @@ impl BaseTransport for DatagramSocketTransport {
             return;
         }
         if self.reader.replace(false) {
-            let _ = self.lp.remove_reader(&self.raw);
+            self.with_fd(|fd| self.lp.remove_reader(fd));
         }
         if self.queue.borrow().is_empty() {
             self.schedule_lost(None);
@@ -309,6 +325,10 @@ impl BaseTransport for DatagramSocketTransport {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn get_loop(&self) -> Loop {
+        self.lp.clone()
+    }
 }
 
 impl DatagramTransport for DatagramSocketTransport {
@@ -316,9 +336,9 @@ impl DatagramTransport for DatagramSocketTransport {
         if self.closing.get() {
             return Err(Error::Closed);
         }
-        match (&self.peer, addr) {
-            (Some(peer), Some(a)) if a != peer => {
-                return Err(Error::invalid(format!("invalid address: must be None or {peer}")));
+        match (&self.dest, addr) {
+            (Some(dest), Some(a)) if a != dest => {
+                return Err(Error::invalid(format!("invalid address: must be None or {dest}")));
             }
             (None, None) => {
                 return Err(Error::invalid("an address is required on an unconnected socket"));
@@ -340,7 +360,10 @@ impl DatagramTransport for DatagramSocketTransport {
         if !self.writer.get() {
             if let Some(me) = self.me.upgrade() {
                 let g = Guard(me);
-                if self.lp.add_writer_fd(self.raw, move || g.0.on_writable()).is_ok() {
+                if self
+                    .with_fd(|fd| self.lp.add_writer(fd, move || g.0.on_writable()))
+                    .is_some_and(|r| r.is_ok())
+                {
                     self.writer.set(true);
                 }
             }

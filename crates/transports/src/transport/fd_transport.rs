@@ -72,6 +72,9 @@ pub struct FdTransport {
     pub(super) reader_registered: Cell<bool>,
     pub(super) writer_registered: Cell<bool>,
     pub(super) flush_scheduled: Cell<bool>,
+    /// A `sendfile` is sending over this transport: other writes are
+    /// refused.
+    pub(super) sendfile_active: Cell<bool>,
     pub(super) wbuf: RefCell<WriteBuffer>,
     pub(super) flow: Cell<FlowControl>,
     /// Run before the loop polls: flushes coalesced writes. One handle for
@@ -119,6 +122,7 @@ impl FdTransport {
                 reader_registered: Cell::new(false),
                 writer_registered: Cell::new(false),
                 flush_scheduled: Cell::new(false),
+                sendfile_active: Cell::new(false),
                 wbuf: RefCell::new(WriteBuffer::default()),
                 flow: Cell::new(FlowControl::default()),
                 flush_handle: Handle::repeating(move || {
@@ -241,15 +245,18 @@ impl FdTransport {
         }
         let Some(me) = self.me.upgrade() else { return };
         let me = LoopGuard(me);
-        match self.lp.add_reader_fd(self.raw, move || me.0.on_readable()) {
-            Ok(()) => self.reader_registered.set(true),
-            Err(e) => self.fatal_error(e.into(), "Cannot watch the transport's file descriptor"),
+        match self.with_fd(|fd| self.lp.add_reader(fd, move || me.0.on_readable())) {
+            Some(Ok(())) => self.reader_registered.set(true),
+            Some(Err(e)) => {
+                self.fatal_error(e.into(), "Cannot watch the transport's file descriptor")
+            }
+            None => {}
         }
     }
 
     pub(super) fn remove_reader(&self) {
         if self.reader_registered.replace(false) {
-            let _ = self.lp.remove_reader(&self.raw);
+            self.with_fd(|fd| self.lp.remove_reader(fd));
         }
     }
 
@@ -259,15 +266,18 @@ impl FdTransport {
         }
         let Some(me) = self.me.upgrade() else { return };
         let me = LoopGuard(me);
-        match self.lp.add_writer_fd(self.raw, move || me.0.on_writable()) {
-            Ok(()) => self.writer_registered.set(true),
-            Err(e) => self.fatal_error(e.into(), "Cannot watch the transport's file descriptor"),
+        match self.with_fd(|fd| self.lp.add_writer(fd, move || me.0.on_writable())) {
+            Some(Ok(())) => self.writer_registered.set(true),
+            Some(Err(e)) => {
+                self.fatal_error(e.into(), "Cannot watch the transport's file descriptor")
+            }
+            None => {}
         }
     }
 
     pub(super) fn remove_writer(&self) {
         if self.writer_registered.replace(false) {
-            let _ = self.lp.remove_writer(&self.raw);
+            self.with_fd(|fd| self.lp.remove_writer(fd));
         }
     }
 
@@ -343,7 +353,9 @@ impl FdTransport {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] when the transport closed before draining.
+    /// When the transport closed before draining: the error that closed it
+    /// (the OS error of a failed read or write, with its errno), or
+    /// [`Error::Closed`] after `close()` / `abort()`.
     ///
     /// # Cancel safety
     ///
@@ -351,9 +363,53 @@ impl FdTransport {
     pub async fn wait_drained(&self) -> Result<()> {
         std::future::poll_fn(|cx| {
             if self.conn_lost.get() || self.fd.borrow().is_none() {
-                return Poll::Ready(Err(Error::Closed));
+                return Poll::Ready(Err(self.lost_error()));
             }
             if self.wbuf.borrow().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut w = self.drain_waiters.borrow_mut();
+            if !w.iter().any(|x| x.will_wake(cx.waker())) {
+                w.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Whether `connection_lost` is scheduled or ran: the fd is about to be
+    /// closed, or is.
+    pub(crate) fn is_losing(&self) -> bool {
+        self.conn_lost.get()
+    }
+
+    /// Why the transport can take no more data: the error that closed it
+    /// (an OS error keeps its errno), or [`Error::Closed`].
+    pub(crate) fn lost_error(&self) -> Error {
+        self.failure.borrow().clone().unwrap_or(Error::Closed)
+    }
+
+    /// Waits until the socket can take more data, through the transport's
+    /// own writer registration (what `sendfile` waits on while the write
+    /// buffer is empty). The transport removes that registration before it
+    /// closes its fd, and wakes this wait then.
+    ///
+    /// # Errors
+    ///
+    /// [`lost_error`](Self::lost_error) once the transport is losing its
+    /// connection.
+    pub(crate) async fn wait_writable(&self) -> Result<()> {
+        let mut registered = false;
+        std::future::poll_fn(|cx| {
+            if self.conn_lost.get() {
+                return Poll::Ready(Err(self.lost_error()));
+            }
+            if !registered {
+                // With an empty buffer, `on_writable` removes the writer and
+                // wakes the drain waiters as soon as the socket is writable.
+                self.add_writer();
+                registered = true;
+            } else if !self.writer_registered.get() {
                 return Poll::Ready(Ok(()));
             }
             let mut w = self.drain_waiters.borrow_mut();
@@ -428,6 +484,10 @@ impl BaseTransport for FdTransport {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn get_loop(&self) -> Loop {
+        self.lp.clone()
     }
 }
 

@@ -15,7 +15,10 @@ mod write_buffer;
 mod writer;
 
 use std::any::Any;
+use std::fmt;
 use std::rc::Rc;
+
+use loop_core::Loop;
 
 pub use datagram::DatagramSocketTransport;
 pub use extra::{ExtraInfo, ExtraKey};
@@ -36,13 +39,18 @@ pub type TransportRef = Rc<dyn Transport>;
 pub type DatagramTransportRef = Rc<dyn DatagramTransport>;
 
 /// What every transport does (asyncio's `BaseTransport`).
-pub trait BaseTransport {
+///
+/// Transports are `Debug` (so a [`TransportRef`] can be printed) and know
+/// their loop ([`get_loop`](BaseTransport::get_loop)).
+pub trait BaseTransport: fmt::Debug {
     /// Closes the transport. Buffered data is flushed first; no more data is
     /// received; then the protocol's `connection_lost(None)` is called (from
     /// the loop, never from inside `close`). Idempotent.
     fn close(&self);
 
-    /// Whether the transport is closing or closed.
+    /// Whether the transport is closing or closed: true from the moment
+    /// `close()` or `abort()` is called (or a write pipe's `write_eof()`),
+    /// even while buffered data is still being flushed.
     fn is_closing(&self) -> bool;
 
     /// Typed extra information (see [`ExtraKey`]); `None` when the
@@ -76,6 +84,9 @@ pub trait BaseTransport {
     /// The concrete transport, for downcasting (how `sendfile` finds a
     /// socket it can hand to `sendfile(2)`).
     fn as_any(&self) -> &dyn Any;
+
+    /// The loop the transport runs on.
+    fn get_loop(&self) -> Loop;
 }
 
 /// A transport that receives data (asyncio's `ReadTransport`).
@@ -116,8 +127,11 @@ pub trait WriteTransport: BaseTransport {
     /// # Errors
     ///
     /// [`Error::Closed`](crate::Error::Closed) once the transport is
-    /// closing; [`Error::InvalidState`](crate::Error::InvalidState) after
-    /// `write_eof`; [`Error::Unsupported`](crate::Error::Unsupported) on a
+    /// closing (a write pipe is closing from `write_eof` on);
+    /// [`Error::InvalidState`](crate::Error::InvalidState) after a socket's
+    /// `write_eof`; [`Error::SendfileInProgress`](crate::Error::SendfileInProgress)
+    /// while [`sendfile`](crate::NetExt::sendfile) is sending over this
+    /// transport; [`Error::Unsupported`](crate::Error::Unsupported) on a
     /// read-only transport. A failure of the socket itself is not returned:
     /// it closes the transport and reaches the protocol's `connection_lost`.
     fn write(&self, data: &[u8]) -> Result<()>;
@@ -131,12 +145,19 @@ pub trait WriteTransport: BaseTransport {
     fn writelines(&self, bufs: &[&[u8]]) -> Result<()>;
 
     /// Closes the write half after the buffered data is sent
-    /// (`shutdown(SHUT_WR)`); data may still be received.
+    /// (`shutdown(SHUT_WR)`); data may still be received. On a write pipe,
+    /// closing the pipe is its EOF: as in asyncio, the transport is
+    /// [closing](BaseTransport::is_closing) from this call on, even while
+    /// buffered data is still being flushed, and `connection_lost(None)`
+    /// follows the flush. A socket is not closing after `write_eof` (its
+    /// read half stays open), as in asyncio.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidState`](crate::Error::InvalidState) when called
     /// twice; [`Error::Closed`](crate::Error::Closed) once closing;
+    /// [`Error::SendfileInProgress`](crate::Error::SendfileInProgress)
+    /// while [`sendfile`](crate::NetExt::sendfile) runs;
     /// [`Error::Unsupported`](crate::Error::Unsupported) when
     /// [`can_write_eof`](WriteTransport::can_write_eof) is false.
     fn write_eof(&self) -> Result<()>;
@@ -180,15 +201,16 @@ pub trait Transport: ReadTransport + WriteTransport {
 
 /// A datagram transport (asyncio's `DatagramTransport`).
 pub trait DatagramTransport: BaseTransport {
-    /// Sends one datagram to `addr`, or to the connected peer when `addr`
-    /// is `None`. Never blocks: what the socket refuses is queued.
+    /// Sends one datagram to `addr`, or, when `addr` is `None`, to the
+    /// endpoint's `remote_addr` (the connected peer, or the fixed
+    /// destination of an `allow_broadcast` endpoint). Never blocks: what the
+    /// socket refuses is queued.
     ///
     /// # Errors
     ///
     /// [`Error::Closed`](crate::Error::Closed) once closing;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `addr`
-    /// is missing on an unconnected socket or differs from the connected
-    /// peer.
+    /// is missing and there is no `remote_addr`, or differs from it.
     fn sendto(&self, data: &[u8], addr: Option<&Address>) -> Result<()>;
 
     /// Closes at once, dropping queued datagrams; `connection_lost(None)`

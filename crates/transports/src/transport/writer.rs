@@ -28,6 +28,41 @@ impl FdTransport {
 
     pub(super) fn do_write(&self, bufs: &[&[u8]]) -> Result<()> {
         self.check_writable()?;
+        if self.sendfile_active.get() {
+            return Err(Error::SendfileInProgress);
+        }
+        self.push(bufs)
+    }
+
+    /// Marks a `sendfile` as running until the guard drops: until then
+    /// `write`, `writelines`, `write_eof` and another `sendfile` fail with
+    /// [`Error::SendfileInProgress`], so nothing lands among the file's
+    /// bytes. The sendfile fallback writes with
+    /// [`write_for_sendfile`](Self::write_for_sendfile).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SendfileInProgress`] when a `sendfile` is already running.
+    pub(crate) fn begin_sendfile(&self) -> Result<SendfileGuard<'_>> {
+        if self.sendfile_active.replace(true) {
+            return Err(Error::SendfileInProgress);
+        }
+        Ok(SendfileGuard(self))
+    }
+
+    /// `write` for the sendfile fallback, which owns the transport's
+    /// write side while it runs. A transport closed by a failure reports
+    /// that failure (with its errno), not just `Closed`.
+    pub(crate) fn write_for_sendfile(&self, data: &[u8]) -> Result<()> {
+        match self.check_writable() {
+            Err(Error::Closed) => Err(self.lost_error()),
+            Err(e) => Err(e),
+            Ok(()) => self.push(&[data]),
+        }
+    }
+
+    /// Queues (or sends at once) already-checked data.
+    fn push(&self, bufs: &[&[u8]]) -> Result<()> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total == 0 {
             return Ok(());
@@ -103,7 +138,7 @@ impl FdTransport {
             return;
         }
         self.flush_scheduled.set(true);
-        if self.lp.as_event_loop().call_before_poll(self.flush_handle.clone()).is_err() {
+        if self.lp.call_before_poll_handle(&self.flush_handle).is_err() {
             self.flush_scheduled.set(false);
         }
     }
@@ -180,21 +215,13 @@ impl FdTransport {
     /// Everything is sent: complete a pending close or `write_eof`.
     fn on_drained(&self) {
         if self.closing.get() {
+            // close(), or write_eof() on a write pipe: closing the pipe is
+            // its EOF.
             self.schedule_connection_lost(None);
         } else if self.eof_written.get() && !self.eof_sent.replace(true) {
-            match self.kind {
-                FdKind::Socket => {
-                    // ENOTCONN: the peer is already gone; connection_lost
-                    // will follow from the read side.
-                    let _ = self.with_fd(sys::shutdown_write);
-                }
-                // Closing a write pipe is its EOF.
-                _ => {
-                    self.closing.set(true);
-                    self.remove_reader();
-                    self.schedule_connection_lost(None);
-                }
-            }
+            // A socket: ENOTCONN means the peer is already gone, and
+            // connection_lost will follow from the read side.
+            let _ = self.with_fd(sys::shutdown_write);
         }
         self.wake_drain_waiters();
     }
@@ -209,10 +236,30 @@ impl FdTransport {
         if self.closing.get() {
             return Err(Error::Closed);
         }
+        if self.sendfile_active.get() {
+            return Err(Error::SendfileInProgress);
+        }
         self.eof_written.set(true);
+        if self.kind == FdKind::WritePipe {
+            // Closing the pipe is its EOF: as asyncio's write pipe, the
+            // transport is closing from now on, even with data still
+            // buffered (it is flushed first). The reader stays registered
+            // until then, to notice the reading end going away.
+            self.closing.set(true);
+        }
         if self.wbuf.borrow().is_empty() && !self.writer_registered.get() {
             self.on_drained();
         }
         Ok(())
+    }
+}
+
+/// A `sendfile` running over an [`FdTransport`]; see
+/// [`FdTransport::begin_sendfile`].
+pub(crate) struct SendfileGuard<'a>(&'a FdTransport);
+
+impl Drop for SendfileGuard<'_> {
+    fn drop(&mut self) {
+        self.0.sendfile_active.set(false);
     }
 }

@@ -3,10 +3,10 @@
 //! Indexed by fd number (fds are small, dense integers), so dispatching an
 //! event is an array lookup and a reference-count increment.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::Arc;
 
-use super::epoll::{Epoll, Readiness};
+use crate::driver::{Driver, Event, Interest};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
 
@@ -42,18 +42,16 @@ impl IoRegistry {
     /// cancelling) any previous callback.
     pub(crate) fn add(
         &mut self,
-        epoll: &Epoll,
-        fd: RawFd,
+        driver: &mut dyn Driver,
+        fd: BorrowedFd<'_>,
         dir: Direction,
         handle: Handle,
     ) -> Result<()> {
-        let invalid = |source: std::io::Error| Error::InvalidFd { fd, source: Arc::new(source) };
-        if fd < 0 {
-            return Err(invalid(std::io::Error::from_raw_os_error(
-                rustix::io::Errno::BADF.raw_os_error(),
-            )));
-        }
-        let idx = fd as usize;
+        let raw = fd.as_raw_fd();
+        let invalid =
+            |source: std::io::Error| Error::InvalidFd { fd: raw, source: Arc::new(source) };
+        // A `BorrowedFd` is never negative.
+        let idx = raw as usize;
         if self.entries.len() <= idx {
             self.entries.resize_with(idx + 1, || None);
         }
@@ -63,14 +61,14 @@ impl IoRegistry {
                     Direction::Read => (true, entry.writer.is_some()),
                     Direction::Write => (entry.reader.is_some(), true),
                 };
-                epoll.modify(fd, r, w).map_err(invalid)?;
+                driver.reregister(fd, Interest::new(r, w)).map_err(invalid)?;
                 if let Some(old) = entry.slot(dir).replace(handle) {
                     old.cancel();
                 }
             }
             slot @ None => {
                 let dir_read = dir == Direction::Read;
-                epoll.add(fd, dir_read, !dir_read).map_err(invalid)?;
+                driver.register(fd, Interest::new(dir_read, !dir_read)).map_err(invalid)?;
                 let mut entry = FdEntry::default();
                 *entry.slot(dir) = Some(handle);
                 *slot = Some(entry);
@@ -82,9 +80,14 @@ impl IoRegistry {
     /// Unregisters the callback for `fd` in direction `dir`; returns whether
     /// there was one. The removed callback is cancelled, so a readiness event
     /// already queued for it does not run it.
-    pub(crate) fn remove(&mut self, epoll: &Epoll, fd: RawFd, dir: Direction) -> bool {
-        let Some(Some(entry)) = usize::try_from(fd).ok().and_then(|i| self.entries.get_mut(i))
-        else {
+    pub(crate) fn remove(
+        &mut self,
+        driver: &mut dyn Driver,
+        fd: BorrowedFd<'_>,
+        dir: Direction,
+    ) -> bool {
+        let idx = fd.as_raw_fd() as usize;
+        let Some(Some(entry)) = self.entries.get_mut(idx) else {
             return false;
         };
         let Some(old) = entry.slot(dir).take() else {
@@ -93,20 +96,19 @@ impl IoRegistry {
         old.cancel();
         match (entry.reader.is_some(), entry.writer.is_some()) {
             (false, false) => {
-                epoll.delete(fd);
-                self.entries[fd as usize] = None;
+                // Refused only for an fd the driver no longer watches.
+                let _ = driver.deregister(fd);
+                self.entries[idx] = None;
             }
             (r, w) => {
-                // The fd may already be closed; the entry is gone from the
-                // kernel's set then, which is what we want anyway.
-                let _ = epoll.modify(fd, r, w);
+                let _ = driver.reregister(fd, Interest::new(r, w));
             }
         }
         true
     }
 
     /// The callbacks a readiness report makes ready.
-    pub(crate) fn dispatch(&self, ev: Readiness, mut push: impl FnMut(Handle)) {
+    pub(crate) fn dispatch(&self, ev: &Event, mut push: impl FnMut(Handle)) {
         let Some(Some(entry)) = self.entries.get(ev.fd as usize) else {
             return;
         };
@@ -122,19 +124,12 @@ impl IoRegistry {
         }
     }
 
-    /// Number of fds watched.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.iter().flatten().count()
-    }
-
-    /// Unregisters everything (loop close).
-    pub(crate) fn clear(&mut self, epoll: &Epoll) {
-        for (fd, entry) in self.entries.drain(..).enumerate() {
-            if let Some(entry) = entry {
-                epoll.delete(fd as RawFd);
-                for h in [entry.reader, entry.writer].into_iter().flatten() {
-                    h.cancel();
-                }
+    /// Forgets everything (loop close, after the driver closed), cancelling
+    /// every callback.
+    pub(crate) fn clear(&mut self) {
+        for entry in self.entries.drain(..).flatten() {
+            for h in [entry.reader, entry.writer].into_iter().flatten() {
+                h.cancel();
             }
         }
     }

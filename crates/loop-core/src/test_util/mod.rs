@@ -1,5 +1,5 @@
-//! Test support (feature `test-util`): a loop on virtual time, an iteration
-//! counter, and an open-fd counter.
+//! Test support (feature `test-util`): a loop on virtual time, a scriptable
+//! fake driver, and an open-fd counter.
 //!
 //! ```
 //! use std::time::Duration;
@@ -14,23 +14,27 @@
 //! assert_eq!(t.time() - start, Duration::from_secs(3600));
 //! ```
 
+mod fake_driver;
+mod virtual_time;
+
 use std::ops::Deref;
 use std::rc::Rc;
 use std::time::Duration;
 
 use crate::Loop;
-use crate::clock::Clock;
-pub use crate::clock::VirtualClock;
+use crate::driver::EpollDriver;
 use crate::error::Result;
-use crate::selector::SelectorEventLoop;
 
-/// A [`SelectorEventLoop`] whose clock is virtual: time moves only when the
-/// test calls [`advance`](TestLoop::advance), or when the loop would block
-/// waiting for a timer (it jumps to that timer's deadline instead). Real fds
-/// still work. Derefs to [`Loop`].
+pub use self::fake_driver::FakeDriver;
+pub use self::virtual_time::{VirtualClock, VirtualTimeDriver};
+
+/// A loop whose clock is virtual: time moves only when the test calls
+/// [`advance`](TestLoop::advance), or when the loop would block waiting for
+/// a timer (it jumps to that timer's deadline instead). Real fds still work:
+/// the driver is the real epoll driver behind a [`VirtualTimeDriver`].
+/// Derefs to [`Loop`].
 pub struct TestLoop {
     lp: Loop,
-    inner: Rc<SelectorEventLoop>,
     clock: Rc<VirtualClock>,
 }
 
@@ -39,12 +43,12 @@ impl TestLoop {
     ///
     /// # Errors
     ///
-    /// The OS refused the selector's resources.
+    /// The OS refused the epoll driver's resources.
     pub fn new() -> Result<Self> {
         let clock = Rc::new(VirtualClock::new());
-        let inner = SelectorEventLoop::with_clock(Clock::Virtual(clock.clone()))?;
-        let lp = Loop::from_rc(inner.clone());
-        Ok(TestLoop { lp, inner, clock })
+        let driver = VirtualTimeDriver::new(EpollDriver::new()?, clock.clone());
+        let lp = Loop::with_driver(Box::new(driver), Some(clock.clone()));
+        Ok(TestLoop { lp, clock })
     }
 
     /// The user-facing handle.
@@ -65,12 +69,12 @@ impl TestLoop {
 
     /// Iterations run so far.
     pub fn iterations(&self) -> u64 {
-        self.inner.iterations()
+        iterations(&self.lp)
     }
 
     /// Timers in the heap (cancelled ones not yet purged included).
     pub fn timer_count(&self) -> usize {
-        self.inner.timer_count()
+        self.lp.inner().timer_count()
     }
 
     /// Runs exactly one iteration, as the thread's running loop.
@@ -79,9 +83,27 @@ impl TestLoop {
     ///
     /// As [`Loop::run_forever`].
     pub fn run_once(&self) -> Result<()> {
-        let _running = crate::policy::enter_running(&self.lp)?;
-        self.inner.run_once()
+        run_once(&self.lp)
     }
+}
+
+/// Iterations `lp` has run so far.
+pub fn iterations(lp: &Loop) -> u64 {
+    lp.inner().iterations()
+}
+
+/// Runs exactly one iteration of `lp`, as the thread's running loop (to step
+/// a loop over a [`FakeDriver`]).
+///
+/// # Errors
+///
+/// As [`Loop::run_forever`].
+pub fn run_once(lp: &Loop) -> Result<()> {
+    if lp.is_closed() {
+        return Err(crate::Error::LoopClosed);
+    }
+    let _running = crate::policy::enter_running(lp)?;
+    lp.inner().run_once()
 }
 
 impl Deref for TestLoop {
@@ -93,7 +115,7 @@ impl Deref for TestLoop {
 
 impl std::fmt::Debug for TestLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestLoop").field("loop", &self.inner).finish()
+        f.debug_struct("TestLoop").field("loop", &self.lp).finish()
     }
 }
 

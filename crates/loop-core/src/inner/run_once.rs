@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 
-use super::SelectorEventLoop;
-use crate::clock::Clock;
+use super::LoopInner;
 use crate::error::{Error, Result, panic_message};
 use crate::exception::ExceptionContext;
 use crate::handle::Handle;
@@ -19,16 +18,15 @@ use crate::task::{TaskId, TaskRef};
 /// simply waited for in several polls, so delays have no upper bound.
 pub(crate) const MAX_SELECT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-impl SelectorEventLoop {
+impl LoopInner {
     /// Runs one iteration. The phases, in order:
     ///
     /// 1. **Purge** the timer heap if cancelled timers dominate it (more than
     ///    100 timers and more than half cancelled).
     /// 2. **Timeout**: zero if anything is ready, stopping, queued from
     ///    another thread or waiting to run before the poll; else until the
-    ///    earliest timer; else infinite. (A virtual clock jumps to the
-    ///    earliest timer instead of waiting.)
-    /// 3. **Poll** the selector; every ready fd's reader/writer callback and
+    ///    earliest timer (at most [`MAX_SELECT_TIMEOUT`]); else infinite.
+    /// 3. **Poll** the driver; every ready fd's reader/writer callback and
     ///    every item sent from another thread joins the ready queue.
     /// 4. **Timers**: every timer due at or before now joins the ready queue,
     ///    in `(deadline, sequence)` order. A timer never runs early.
@@ -39,8 +37,8 @@ impl SelectorEventLoop {
     ///
     /// # Errors
     ///
-    /// An OS error from the selector other than `EINTR` (which is retried).
-    pub fn run_once(&self) -> Result<()> {
+    /// An OS error from the driver.
+    pub(crate) fn run_once(&self) -> Result<()> {
         self.iterations.set(self.iterations.get() + 1);
 
         // 1. Purge.
@@ -55,25 +53,20 @@ impl SelectorEventLoop {
             Some(Duration::ZERO)
         } else {
             let next = self.timers.borrow_mut().next_deadline();
-            match (next, &self.clock) {
-                (None, _) => None,
-                (Some(deadline), Clock::Virtual(v)) => {
-                    v.advance_to(deadline);
-                    Some(Duration::ZERO)
-                }
-                (Some(deadline), Clock::System) => {
-                    Some(deadline.saturating_duration_since(Instant::now()).min(MAX_SELECT_TIMEOUT))
-                }
-            }
+            next.map(|deadline| {
+                deadline.saturating_duration_since(self.time()).min(MAX_SELECT_TIMEOUT)
+            })
         };
 
         // 3. Poll.
         {
+            let mut events = self.events.borrow_mut();
+            events.clear();
+            self.driver.borrow_mut().poll(timeout, &mut events)?;
             let io = self.io.borrow();
-            let ready = &self.ready;
-            self.epoll.borrow_mut().wait(timeout, |ev| {
-                io.dispatch(ev, |h| ready.push(Ready::Callback(h)));
-            })?;
+            for ev in events.iter() {
+                io.dispatch(ev, |h| self.ready.push(Ready::Callback(h)));
+            }
         }
         while let Some(item) = self.remote.pop() {
             match item {
@@ -85,7 +78,7 @@ impl SelectorEventLoop {
         }
 
         // 4. Timers.
-        let now = self.clock.now();
+        let now = self.time();
         {
             let ready = &self.ready;
             self.timers.borrow_mut().pop_due(now, |h| ready.push(Ready::Callback(h)));

@@ -1,71 +1,59 @@
-//! `SelectorEventLoop`: the default loop, on a level-triggered epoll
-//! selector.
+//! `LoopInner`: the loop's machinery, behind every [`Loop`] handle.
 //!
-//! Upper crates never name this type; they use [`EventLoop`] through
-//! [`Loop`].
+//! It owns the ready queue, the timer heap, the fd callbacks, the queue of
+//! calls from other threads and the per-loop state of [`LoopCommon`], and
+//! drives a [`Driver`] (the only pluggable part; see [`crate::driver`]).
 
-mod epoll;
 mod io;
 mod run_once;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::Loop;
-use crate::clock::Clock;
 use crate::common::LoopCommon;
+use crate::driver::{Clock, Driver, Event};
 use crate::error::{Error, Result};
-use crate::event_loop::EventLoop;
 use crate::handle::{Handle, TimerHandle};
 use crate::ready::{self, ReadyQueue};
 use crate::remote::{RemoteLoop, RemoteQueue};
 use crate::task::TaskId;
 use crate::timer_heap::TimerHeap;
 
-use self::epoll::Epoll;
 use self::io::{Direction, IoRegistry};
 
-/// The default event loop: a level-triggered epoll selector, a FIFO ready
-/// queue shared by callbacks and tasks, and a `(deadline, sequence)` timer
-/// heap. See [`run_once`](SelectorEventLoop::run_once) for one iteration.
-pub struct SelectorEventLoop {
+/// The loop: a FIFO ready queue shared by callbacks and tasks, a
+/// `(deadline, sequence)` timer heap, fd callbacks over a [`Driver`]. See
+/// [`run_once`](LoopInner::run_once) for one iteration.
+pub(crate) struct LoopInner {
     common: LoopCommon,
-    epoll: RefCell<Epoll>,
+    driver: RefCell<Box<dyn Driver>>,
+    /// The events of the last poll (kept to reuse the allocation).
+    events: RefCell<Vec<Event>>,
     io: RefCell<IoRegistry>,
     ready: ReadyQueue,
     before_poll: RefCell<Vec<Handle>>,
     timers: RefCell<TimerHeap>,
     remote: RemoteQueue,
-    clock: Clock,
+    /// `None`: the system's monotonic clock.
+    clock: Option<Rc<dyn Clock>>,
     running: Cell<bool>,
     stopping: Cell<bool>,
     closed: Cell<bool>,
     iterations: Cell<u64>,
 }
 
-impl SelectorEventLoop {
-    /// A new loop on the system's monotonic clock, as a user-facing handle.
-    ///
-    /// # Errors
-    ///
-    /// The OS refused an epoll instance or an eventfd (out of fds).
-    // By design it returns the `Rc`-shared user-facing handle, not `Self`:
-    // a loop is only ever used through `Loop`.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new() -> Result<Loop> {
-        Ok(Loop::from_rc(Self::with_clock(Clock::System)?))
-    }
-
-    pub(crate) fn with_clock(clock: Clock) -> Result<Rc<Self>> {
-        let epoll = Epoll::new()?;
-        let notifier = epoll.notifier();
+impl LoopInner {
+    /// A loop over `driver`, on `clock` (`None`: the system's).
+    pub(crate) fn new(driver: Box<dyn Driver>, clock: Option<Rc<dyn Clock>>) -> Rc<Self> {
+        let notifier = driver.notifier();
         let remote = RemoteQueue::new(move || notifier.notify());
-        Ok(Rc::new(SelectorEventLoop {
+        Rc::new(LoopInner {
             common: LoopCommon::new(),
-            epoll: RefCell::new(epoll),
+            driver: RefCell::new(driver),
+            events: RefCell::new(Vec::new()),
             io: RefCell::new(IoRegistry::default()),
             ready: ReadyQueue::default(),
             before_poll: RefCell::new(Vec::new()),
@@ -76,48 +64,63 @@ impl SelectorEventLoop {
             stopping: Cell::new(false),
             closed: Cell::new(false),
             iterations: Cell::new(0),
-        }))
+        })
     }
 
     /// How many iterations (`run_once` calls) the loop has made.
-    pub fn iterations(&self) -> u64 {
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
+    pub(crate) fn iterations(&self) -> u64 {
         self.iterations.get()
     }
 
     /// Number of timers in the heap, cancelled ones not yet purged included.
-    pub fn timer_count(&self) -> usize {
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
+    pub(crate) fn timer_count(&self) -> usize {
         self.timers.borrow().len()
-    }
-
-    /// Number of fds watched.
-    pub fn watched_fd_count(&self) -> usize {
-        self.io.borrow().len()
     }
 
     fn check_open(&self) -> Result<()> {
         if self.closed.get() { Err(Error::LoopClosed) } else { Ok(()) }
     }
 
-    fn add_io(&self, fd: RawFd, dir: Direction, handle: Handle) -> Result<()> {
+    fn add_io(&self, fd: BorrowedFd<'_>, dir: Direction, handle: Handle) -> Result<()> {
         self.check_open()?;
-        self.io.borrow_mut().add(&self.epoll.borrow(), fd, dir, handle)
+        self.io.borrow_mut().add(&mut **self.driver.borrow_mut(), fd, dir, handle)
     }
 
-    fn remove_io(&self, fd: RawFd, dir: Direction) -> Result<bool> {
+    fn remove_io(&self, fd: BorrowedFd<'_>, dir: Direction) -> Result<bool> {
         self.check_open()?;
-        Ok(self.io.borrow_mut().remove(&self.epoll.borrow(), fd, dir))
+        Ok(self.io.borrow_mut().remove(&mut **self.driver.borrow_mut(), fd, dir))
     }
 
     /// Drops every pending callback, timer, fd watch, queued remote item and
     /// pending task.
     fn release_everything(&self) {
+        // Extensions first, most recent first: they release what they hold
+        // outside the loop while its fds and callbacks still exist. They are
+        // dropped after everything else (a callback may still hold one).
+        let extensions = self.common.extensions.borrow_mut().take_all();
+        for ext in &extensions {
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ext.on_close()))
+            {
+                let msg = crate::error::panic_message(&*payload);
+                self.common.call_exception_handler(
+                    crate::exception::ExceptionContext::new(
+                        "Exception in a loop extension's close hook",
+                    )
+                    .with_error(Error::Panicked(msg)),
+                );
+            }
+        }
         // Refuse remote pushes first and drop what is queued here, on the
         // loop thread.
         self.remote.close();
-        // Thread-safe handles may outlive the loop: their wake-up fd must not.
-        self.epoll.borrow().notifier().close();
+        // Thread-safe handles may outlive the loop: its fds must not (the
+        // driver's registrations go with it).
+        self.driver.borrow_mut().close();
         // Released fd callbacks may hold (and so drop) wakers of our tasks.
-        self.io.borrow_mut().clear(&self.epoll.borrow());
+        self.io.borrow_mut().clear();
         // Every pending task ends cancelled, its future dropped here (the
         // slab holds the only loop-side reference, so a task waiting on
         // something that never completes is not leaked).
@@ -137,61 +140,67 @@ impl SelectorEventLoop {
             }
         }
         self.common.shutdown_executor_nowait();
+        drop(extensions);
     }
 }
 
-impl EventLoop for SelectorEventLoop {
-    fn time(&self) -> Instant {
-        self.clock.now()
+/// What the user-facing [`Loop`](crate::Loop) calls: scheduling, fd
+/// watching and lifecycle.
+impl LoopInner {
+    pub(crate) fn time(&self) -> Instant {
+        match &self.clock {
+            None => Instant::now(),
+            Some(c) => c.now(),
+        }
     }
 
-    fn call_soon(&self, handle: Handle) -> Result<()> {
+    pub(crate) fn call_soon(&self, handle: Handle) -> Result<()> {
         self.check_open()?;
         self.ready.push(ready::Ready::Callback(handle));
         Ok(())
     }
 
-    fn call_at(&self, when: Instant, handle: Handle) -> Result<TimerHandle> {
+    pub(crate) fn call_at(&self, when: Instant, handle: Handle) -> Result<TimerHandle> {
         self.check_open()?;
         Ok(self.timers.borrow_mut().push(when, handle))
     }
 
-    fn call_before_poll(&self, handle: Handle) -> Result<()> {
+    pub(crate) fn call_before_poll(&self, handle: Handle) -> Result<()> {
         self.check_open()?;
         self.before_poll.borrow_mut().push(handle);
         Ok(())
     }
 
-    fn schedule_task(&self, task: TaskId) {
+    pub(crate) fn schedule_task(&self, task: TaskId) {
         self.ready.push(ready::Ready::Task(task));
     }
 
-    fn remote(&self) -> RemoteLoop {
+    pub(crate) fn remote(&self) -> RemoteLoop {
         self.remote.remote()
     }
 
-    fn add_reader(&self, fd: RawFd, handle: Handle) -> Result<()> {
+    pub(crate) fn add_reader(&self, fd: BorrowedFd<'_>, handle: Handle) -> Result<()> {
         self.add_io(fd, Direction::Read, handle)
     }
 
-    fn remove_reader(&self, fd: RawFd) -> Result<bool> {
+    pub(crate) fn remove_reader(&self, fd: BorrowedFd<'_>) -> Result<bool> {
         self.remove_io(fd, Direction::Read)
     }
 
-    fn add_writer(&self, fd: RawFd, handle: Handle) -> Result<()> {
+    pub(crate) fn add_writer(&self, fd: BorrowedFd<'_>, handle: Handle) -> Result<()> {
         self.add_io(fd, Direction::Write, handle)
     }
 
-    fn remove_writer(&self, fd: RawFd) -> Result<bool> {
+    pub(crate) fn remove_writer(&self, fd: BorrowedFd<'_>) -> Result<bool> {
         self.remove_io(fd, Direction::Write)
     }
 
-    fn run_forever(&self) -> Result<()> {
+    pub(crate) fn run_forever(&self) -> Result<()> {
         self.check_open()?;
         if self.running.replace(true) {
             return Err(Error::LoopRunning);
         }
-        struct Reset<'a>(&'a SelectorEventLoop);
+        struct Reset<'a>(&'a LoopInner);
         impl Drop for Reset<'_> {
             fn drop(&mut self) {
                 self.0.stopping.set(false);
@@ -208,19 +217,19 @@ impl EventLoop for SelectorEventLoop {
         Ok(())
     }
 
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stopping.set(true);
     }
 
-    fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.running.get()
     }
 
-    fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.get()
     }
 
-    fn close(&self) -> Result<()> {
+    pub(crate) fn close(&self) -> Result<()> {
         if self.running.get() {
             return Err(Error::LoopRunning);
         }
@@ -231,12 +240,12 @@ impl EventLoop for SelectorEventLoop {
         Ok(())
     }
 
-    fn common(&self) -> &LoopCommon {
+    pub(crate) fn common(&self) -> &LoopCommon {
         &self.common
     }
 }
 
-impl Drop for SelectorEventLoop {
+impl Drop for LoopInner {
     fn drop(&mut self) {
         if !self.closed.replace(true) {
             tracing::warn!(target: "tulip", loop_id = self.common.id(), "unclosed event loop dropped");
@@ -245,9 +254,9 @@ impl Drop for SelectorEventLoop {
     }
 }
 
-impl fmt::Debug for SelectorEventLoop {
+impl fmt::Debug for LoopInner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SelectorEventLoop")
+        f.debug_struct("Loop")
             .field("id", &self.common.id())
             .field("running", &self.running.get())
             .field("closed", &self.closed.get())

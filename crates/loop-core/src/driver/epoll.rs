@@ -1,16 +1,19 @@
-//! A minimal level-triggered epoll selector on rustix, with an eventfd for
-//! cross-thread wake-ups.
+//! The default driver: a level-triggered epoll selector on rustix, with an
+//! eventfd for cross-thread wake-ups.
 //!
 //! One `epoll_pwait` per loop iteration and no other syscall: registration
 //! is level-triggered (no re-arm per readiness cycle, unlike oneshot mode),
 //! and the timeout goes straight to the syscall, rounded *up* to whole
-//! milliseconds so a sub-millisecond wait never busy-loops. Wake-ups are
-//! coalesced: only the first `notify` after a wait writes the eventfd, which
-//! is registered edge-triggered and never read (a wake-up costs the waker
-//! one `write` and the loop nothing beyond its `epoll_pwait`).
+//! milliseconds so a sub-millisecond wait never busy-loops. A wait
+//! interrupted by a signal returns empty, so the loop recomputes the
+//! remaining time (a signal storm never restarts the whole timeout).
+//! Wake-ups are coalesced: only the first `notify` after a wait writes the
+//! eventfd, which is registered edge-triggered and never read (a wake-up
+//! costs the waker one `write` and the loop nothing beyond its
+//! `epoll_pwait`).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -18,19 +21,13 @@ use std::time::Duration;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::event::{EventfdFlags, Timespec, eventfd};
 
+use super::{Driver, Event, Interest, Notify};
+
 /// The key the wake-up eventfd is registered under (never a valid fd).
 const NOTIFY_KEY: u64 = u64::MAX;
 
 /// Events read per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
-
-/// Readiness reported for one fd.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Readiness {
-    pub(crate) fd: RawFd,
-    pub(crate) readable: bool,
-    pub(crate) writable: bool,
-}
 
 /// The cross-thread half: wakes a blocked `wait`.
 ///
@@ -40,15 +37,15 @@ pub(crate) struct Readiness {
 /// fd open for as long as any of its thread-safe handles exists. The lock
 /// is taken only on the slow path, when a wake-up must really be written.
 #[derive(Debug)]
-pub(crate) struct Notifier {
+struct Notifier {
     /// `None` once the loop closed.
     eventfd: RwLock<Option<OwnedFd>>,
     pending: AtomicBool,
 }
 
-impl Notifier {
+impl Notify for Notifier {
     /// Wakes the selector; repeated calls before the next wait coalesce.
-    pub(crate) fn notify(&self) {
+    fn notify(&self) {
         if !self.pending.swap(true, Ordering::SeqCst) {
             // Under the read lock, the fd cannot be closed (and its number
             // reused) while we write to it.
@@ -59,7 +56,9 @@ impl Notifier {
             }
         }
     }
+}
 
+impl Notifier {
     /// Re-arms coalescing after a wake-up was seen. The eventfd is
     /// edge-triggered, so it is never read: every write is a new edge even
     /// while the counter is non-zero, and skipping the `read` saves a
@@ -71,52 +70,45 @@ impl Notifier {
     }
 
     /// Closes the eventfd (loop close); later wake-ups do nothing.
-    pub(crate) fn close(&self) {
+    fn close(&self) {
         drop(self.eventfd.write().unwrap_or_else(|e| e.into_inner()).take());
     }
 }
 
-/// The loop-thread half.
-pub(crate) struct Epoll {
-    epfd: OwnedFd,
+/// The default [`Driver`]: level-triggered epoll (see the module docs).
+pub struct EpollDriver {
+    /// `None` once closed.
+    epfd: Option<OwnedFd>,
     notifier: Arc<Notifier>,
     events: Vec<epoll::Event>,
 }
 
-fn interest(readable: bool, writable: bool) -> EventFlags {
+fn flags(interest: Interest) -> EventFlags {
     let mut flags = EventFlags::empty();
-    if readable {
+    if interest.is_readable() {
         // RDHUP only with a reader: for a writer-only registration the
         // peer's half-close is not an event, and as it stays set
         // (level-triggered) it would wake every poll, spinning the loop.
         flags |= EventFlags::IN | EventFlags::RDHUP;
     }
-    if writable {
+    if interest.is_writable() {
         flags |= EventFlags::OUT;
     }
     flags
 }
 
-/// Borrows a raw fd for the duration of one `epoll_ctl` call.
-fn with_fd<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> io::Result<T>) -> io::Result<T> {
-    if fd < 0 {
-        return Err(io::Error::from_raw_os_error(rustix::io::Errno::BADF.raw_os_error()));
-    }
-    // SAFETY: the borrowed fd lives only for this call, during which the
-    // kernel validates it: a closed or reused number makes `epoll_ctl` fail
-    // with EBADF or act on the live file, never touch freed memory. Nothing
-    // is read or written through it in userspace.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    f(fd)
-}
-
-impl Epoll {
-    pub(crate) fn new() -> io::Result<Self> {
+impl EpollDriver {
+    /// A new epoll instance and wake-up eventfd.
+    ///
+    /// # Errors
+    ///
+    /// The OS refused them (out of fds).
+    pub fn new() -> io::Result<Self> {
         let epfd = epoll::create(CreateFlags::CLOEXEC)?;
         let efd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         epoll::add(&epfd, &efd, EventData::new_u64(NOTIFY_KEY), EventFlags::IN | EventFlags::ET)?;
-        Ok(Epoll {
-            epfd,
+        Ok(EpollDriver {
+            epfd: Some(epfd),
             notifier: Arc::new(Notifier {
                 eventfd: RwLock::new(Some(efd)),
                 pending: AtomicBool::new(false),
@@ -125,66 +117,49 @@ impl Epoll {
         })
     }
 
-    pub(crate) fn notifier(&self) -> Arc<Notifier> {
-        self.notifier.clone()
+    fn epfd(&self) -> io::Result<&OwnedFd> {
+        self.epfd.as_ref().ok_or_else(closed)
+    }
+}
+
+/// The error for a call on a closed driver.
+fn closed() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::BADF.raw_os_error())
+}
+
+impl Driver for EpollDriver {
+    fn register(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+        let key = EventData::new_u64(fd.as_raw_fd() as u64);
+        Ok(epoll::add(self.epfd()?, fd, key, flags(interest))?)
     }
 
-    /// Starts watching `fd`.
-    pub(crate) fn add(&self, fd: RawFd, readable: bool, writable: bool) -> io::Result<()> {
-        with_fd(fd, |b| {
-            epoll::add(&self.epfd, b, EventData::new_u64(fd as u64), interest(readable, writable))
-                .map_err(Into::into)
-        })
-    }
-
-    /// Changes what `fd` is watched for; re-adds it if the kernel dropped it
-    /// (the fd was closed and its number reused).
-    pub(crate) fn modify(&self, fd: RawFd, readable: bool, writable: bool) -> io::Result<()> {
-        let r = with_fd(fd, |b| {
-            epoll::modify(
-                &self.epfd,
-                b,
-                EventData::new_u64(fd as u64),
-                interest(readable, writable),
-            )
-            .map_err(Into::into)
-        });
-        match r {
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
-                self.add(fd, readable, writable)
-            }
-            r => r,
+    /// Re-adds the fd if the kernel dropped it (it was closed and its number
+    /// reused since it was registered).
+    fn reregister(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+        let key = EventData::new_u64(fd.as_raw_fd() as u64);
+        match epoll::modify(self.epfd()?, fd, key, flags(interest)) {
+            Err(rustix::io::Errno::NOENT) => self.register(fd, interest),
+            r => Ok(r?),
         }
     }
 
-    /// Stops watching `fd`. A closed fd is already gone from the set.
-    pub(crate) fn delete(&self, fd: RawFd) {
-        let _ = with_fd(fd, |b| epoll::delete(&self.epfd, b).map_err(Into::into));
+    fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        Ok(epoll::delete(self.epfd()?, fd)?)
     }
 
-    /// Waits for readiness (`None` = forever) and calls `out` per fd.
-    /// `EINTR` is retried with the same timeout.
-    pub(crate) fn wait(
-        &mut self,
-        timeout: Option<Duration>,
-        mut out: impl FnMut(Readiness),
-    ) -> io::Result<()> {
+    fn poll(&mut self, timeout: Option<Duration>, events: &mut Vec<Event>) -> io::Result<()> {
         let ts = timeout.map(|t| {
             // Round up to whole milliseconds (mio's habit).
             let ms = t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i64;
             Timespec { tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000 }
         });
         self.events.clear();
-        loop {
-            match epoll::wait(
-                &self.epfd,
-                rustix::buffer::spare_capacity(&mut self.events),
-                ts.as_ref(),
-            ) {
-                Ok(_) => break,
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let epfd = self.epfd.as_ref().ok_or_else(closed)?;
+        match epoll::wait(epfd, rustix::buffer::spare_capacity(&mut self.events), ts.as_ref()) {
+            Ok(_) => {}
+            // A signal: return empty; the loop recomputes the remaining time.
+            Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
         for ev in &self.events {
             let key = ev.data.u64();
@@ -194,7 +169,7 @@ impl Epoll {
             }
             let flags = ev.flags;
             let err = flags.intersects(EventFlags::ERR | EventFlags::HUP);
-            out(Readiness {
+            events.push(Event {
                 fd: key as RawFd,
                 readable: err
                     || flags.intersects(EventFlags::IN | EventFlags::RDHUP | EventFlags::PRI),
@@ -203,16 +178,19 @@ impl Epoll {
         }
         Ok(())
     }
-}
 
-impl std::fmt::Debug for Epoll {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Epoll").field("epfd", &self.epfd).finish()
+    fn notifier(&self) -> Arc<dyn Notify> {
+        self.notifier.clone()
+    }
+
+    fn close(&mut self) {
+        self.notifier.close();
+        self.epfd = None;
     }
 }
 
-impl AsFd for Epoll {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.epfd.as_fd()
+impl std::fmt::Debug for EpollDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpollDriver").field("epfd", &self.epfd).finish()
     }
 }
