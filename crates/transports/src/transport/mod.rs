@@ -10,6 +10,7 @@ mod datagram;
 mod extra;
 mod fd_transport;
 mod flow;
+mod lifecycle;
 mod reader;
 mod write_buffer;
 mod writer;

@@ -30,7 +30,7 @@ pub(crate) fn with_read_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
 impl FdTransport {
     /// The reader callback.
     pub(super) fn on_readable(&self) {
-        if self.conn_lost.get() {
+        if self.life.is_losing() {
             return;
         }
         if self.kind == FdKind::WritePipe {
@@ -102,7 +102,7 @@ impl FdTransport {
             StreamProtocolKind::Buffered(p) => p.borrow_mut().eof_received(),
         });
         match keep_open {
-            None if self.conn_lost.get() => {}
+            None if self.life.is_losing() => {}
             Some(true) if self.kind == FdKind::Socket => {}
             _ => self.close(),
         }
