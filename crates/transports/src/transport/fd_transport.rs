@@ -3,7 +3,6 @@
 //! state and lifecycle (start, close, abort, connection lost); the read and
 //! write halves live in `reader.rs` and `writer.rs`.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -13,12 +12,11 @@ use std::task::{Poll, Waker};
 
 use loop_core::{ExceptionContext, Handle, Loop, LoopFuture};
 
-use super::flow::{FlowControl, WriteBufferLimits};
+use super::TransportRef;
+use super::flow::FlowControl;
+use super::layered::Owner;
 use super::lifecycle::{self, Lifecycle, Living, LoopGuard};
 use super::write_buffer::WriteBuffer;
-use super::{
-    BaseTransport, ExtraInfo, ExtraKey, ReadTransport, Transport, TransportRef, WriteTransport,
-};
 use crate::address::Address;
 use crate::error::{Error, Result, panic_message};
 use crate::protocol::{StreamProtocolKind, StreamProtocolRef};
@@ -81,6 +79,8 @@ pub struct FdTransport {
     pub(super) peer: Option<Address>,
     pub(super) local: Option<Address>,
     pub(super) on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// The layer (`start_tls`) that took the transport over, if any.
+    pub(super) owner: Owner,
 }
 
 impl FdTransport {
@@ -125,6 +125,7 @@ impl FdTransport {
                 peer,
                 local,
                 on_lost: RefCell::new(None),
+                owner: Owner::default(),
             }
         })
     }
@@ -427,122 +428,6 @@ impl Living for FdTransport {
 
     fn release_resources(&self) {
         self.release_now();
-    }
-}
-
-impl BaseTransport for FdTransport {
-    fn close(&self) {
-        if !self.life.begin_close() {
-            return;
-        }
-        self.remove_reader();
-        if self.wbuf.borrow().is_empty() {
-            self.schedule_connection_lost(None);
-        }
-        // Otherwise the flush or the writer sends the rest, then schedules
-        // connection_lost.
-    }
-
-    fn is_closing(&self) -> bool {
-        self.life.is_closing()
-    }
-
-    fn extra_info(&self, key: ExtraKey) -> Option<ExtraInfo> {
-        let open = self.fd.borrow().is_some();
-        match (key, self.kind) {
-            (ExtraKey::PeerName, _) => self.peer.clone().map(ExtraInfo::Address),
-            (ExtraKey::SockName, _) => self.local.clone().map(ExtraInfo::Address),
-            (ExtraKey::Socket, FdKind::Socket) if open => Some(ExtraInfo::Fd(self.raw)),
-            (ExtraKey::Pipe, FdKind::ReadPipe | FdKind::WritePipe) if open => {
-                Some(ExtraInfo::Fd(self.raw))
-            }
-            _ => None,
-        }
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl ReadTransport for FdTransport {
-    fn is_reading(&self) -> bool {
-        self.kind != FdKind::WritePipe && !self.reading_paused.get() && !self.life.is_closing()
-    }
-
-    fn pause_reading(&self) {
-        if self.kind == FdKind::WritePipe
-            || self.life.is_closing()
-            || self.reading_paused.replace(true)
-        {
-            return;
-        }
-        self.remove_reader();
-    }
-
-    fn resume_reading(&self) {
-        if self.kind == FdKind::WritePipe
-            || self.life.is_closing()
-            || !self.reading_paused.replace(false)
-        {
-            return;
-        }
-        if self.life.made() && !self.eof_received.get() {
-            self.add_reader();
-        }
-    }
-}
-
-impl WriteTransport for FdTransport {
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.do_write(&[data])
-    }
-
-    fn writelines(&self, bufs: &[&[u8]]) -> Result<()> {
-        self.do_write(bufs)
-    }
-
-    fn write_eof(&self) -> Result<()> {
-        self.do_write_eof()
-    }
-
-    fn can_write_eof(&self) -> bool {
-        self.kind != FdKind::ReadPipe
-    }
-
-    fn abort(&self) {
-        self.force_close(None);
-    }
-
-    fn get_write_buffer_size(&self) -> usize {
-        self.wbuf.borrow().len()
-    }
-
-    fn get_write_buffer_limits(&self) -> WriteBufferLimits {
-        self.flow.get().limits
-    }
-
-    fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
-        let limits = WriteBufferLimits::new(high, low)?;
-        let mut fc = self.flow.get();
-        fc.limits = limits;
-        self.flow.set(fc);
-        // Re-evaluate at the end of the batch, never from inside this call.
-        self.schedule_flush(true);
-        Ok(())
-    }
-}
-
-impl Transport for FdTransport {
-    fn set_protocol(&self, protocol: StreamProtocolRef) {
-        if self.life.is_released() {
-            return;
-        }
-        *self.protocol.borrow_mut() = Some(protocol);
-    }
-
-    fn get_protocol(&self) -> Option<StreamProtocolRef> {
-        self.protocol.borrow().clone()
     }
 }
 

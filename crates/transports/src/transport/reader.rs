@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 
-use super::BaseTransport;
 use super::fd_transport::{FdKind, FdTransport};
 use crate::error::Error;
 use crate::protocol::StreamProtocolKind;
@@ -104,7 +103,7 @@ impl FdTransport {
         match keep_open {
             None if self.life.is_losing() => {}
             Some(true) if self.kind == FdKind::Socket => {}
-            _ => self.close(),
+            _ => self.raw_close(),
         }
     }
 
