@@ -44,9 +44,11 @@ fn versions(v: Ver) -> &'static [&'static rustls::SupportedProtocolVersion] {
 impl Pki {
     /// A fresh CA and leaf for `names`.
     pub fn new(names: &[&str]) -> Pki {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "tulip test CA");
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, format!("tulip test CA {n}"));
         let ca_key = KeyPair::generate().unwrap();
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
@@ -54,12 +56,7 @@ impl Pki {
         let leaf_params = CertificateParams::new(names).unwrap();
         let leaf_key = KeyPair::generate().unwrap();
         let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tulip-tls-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        let dir = std::env::temp_dir().join(format!("tulip-tls-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (ca_pem, cert_pem, key_pem) =
             (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
