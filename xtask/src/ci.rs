@@ -17,6 +17,8 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "unix_echo",
     "porting_kv",
     "tour",
+    "tls_echo_client",
+    "starttls",
 ];
 
 /// How long one example may run before it counts as hung.
