@@ -89,11 +89,14 @@ fn echo_over_tls12() {
     echo_roundtrip(Ver::V12, "TLSv1.2");
 }
 
+/// ALPN and SNI as the server saw them.
+type Seen = (Option<ExtraInfo>, Option<ExtraInfo>);
+
 #[test]
 fn alpn_and_server_side_sni_are_reported() {
     run(|lp| async move {
         let pki = Pki::localhost();
-        let seen: Rc<RefCell<Option<(Option<ExtraInfo>, Option<ExtraInfo>)>>> = Rc::default();
+        let seen: Rc<RefCell<Option<Seen>>> = Rc::default();
         let s2 = seen.clone();
         let opts = ServerOptions {
             tls: Some(loop_transports::TlsAccept::new(
