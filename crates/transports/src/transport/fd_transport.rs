@@ -48,7 +48,7 @@ pub(crate) struct StartOptions {
 ///
 /// Users see it as [`TransportRef`] (`Rc<dyn Transport>`); the concrete
 /// type is public so it can be recognised with
-/// [`BaseTransport::as_any`].
+/// [`BaseTransport::as_any`](super::BaseTransport::as_any).
 pub struct FdTransport {
     pub(super) lp: Loop,
     pub(super) me: Weak<FdTransport>,
