@@ -154,3 +154,17 @@ fn protocol_callbacks_receive_an_error_that_converts() {
     let e: Error = lost.into();
     assert_eq!(e.kind(), ErrorKind::Closed);
 }
+
+#[test]
+fn tls_failures_are_one_kind_and_tls_timeouts_are_timeouts() {
+    assert_eq!(Error::from(TransportError::TlsHandshakeEof).kind(), ErrorKind::Tls);
+    let bad_cert =
+        TransportError::TlsHandshake(tulip::transports::rustls::Error::InvalidCertificate(
+            tulip::transports::rustls::CertificateError::UnknownIssuer,
+        ));
+    assert_eq!(Error::from(bad_cert).kind(), ErrorKind::Tls);
+    let slow = TransportError::TlsHandshakeTimeout(std::time::Duration::from_secs(60));
+    assert!(Error::from(slow).is_timed_out());
+    let config = TransportError::TlsConfig("no roots".into());
+    assert_eq!(Error::from(config).kind(), ErrorKind::InvalidArgument);
+}

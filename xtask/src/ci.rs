@@ -19,6 +19,8 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "porting_kv",
     "tcp_echo_client_streams",
     "tour",
+    "tls_echo_client",
+    "starttls",
 ];
 
 /// How long one example may run before it counts as hung.

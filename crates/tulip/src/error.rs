@@ -90,6 +90,10 @@ pub enum ErrorKind {
     QueueShutDown,
     /// `asyncio.BrokenBarrierError`.
     BrokenBarrier,
+    /// `ssl.SSLError` and its subclasses: a TLS handshake or record failed
+    /// (untrusted certificate, name mismatch, an alert from the peer, bytes
+    /// that are not TLS, a peer closing mid-handshake).
+    Tls,
     /// `asyncio.IncompleteReadError`: EOF before a stream read was complete.
     IncompleteRead,
     /// `asyncio.LimitOverrunError` (and the `ValueError` of `readline` over
@@ -130,6 +134,9 @@ impl Error {
                 T::Connect(_) => ErrorKind::Connect,
                 T::SendfileNotAvailable(_) => ErrorKind::SendfileNotAvailable,
                 T::ProtocolPanicked { .. } => ErrorKind::Panicked,
+                T::TlsHandshake(_) | T::Tls(_) | T::TlsHandshakeEof => ErrorKind::Tls,
+                T::TlsHandshakeTimeout(_) | T::TlsShutdownTimeout(_) => ErrorKind::TimedOut,
+                T::TlsConfig(_) => ErrorKind::InvalidArgument,
                 _ => ErrorKind::Other,
             },
             Error::Streams(e) => match e {

@@ -95,6 +95,7 @@ pub mod prelude {
         BaseProtocol, BaseTransport, BufferedProtocol, DatagramProtocol, DatagramTransport, NetExt,
         Protocol, ReadTransport, SockExt, Transport, TransportRef, WriteTransport,
     };
+    pub use loop_transports::{TlsAccept, TlsConnect, TlsRole};
 }
 
 /// The README's example, compiled and run as a doctest so it stays true.

@@ -8,8 +8,11 @@
 
 mod datagram;
 mod extra;
+mod fd_api;
 mod fd_transport;
 mod flow;
+mod layered;
+mod lifecycle;
 mod reader;
 mod write_buffer;
 mod writer;
@@ -27,6 +30,8 @@ pub use flow::WriteBufferLimits;
 
 pub(crate) use datagram::start_datagram;
 pub(crate) use fd_transport::{FdKind, StartOptions};
+pub(crate) use layered::{Lower, Owner, lower_of, upgraded};
+pub(crate) use lifecycle::{Lifecycle, Living, schedule_connection_lost};
 
 use crate::address::Address;
 use crate::error::Result;

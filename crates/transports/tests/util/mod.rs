@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tls;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
@@ -320,4 +322,106 @@ pub fn temp_file(tag: &str, len: usize) -> (std::fs::File, Vec<u8>) {
     f.seek(SeekFrom::Start(0)).unwrap();
     std::fs::remove_file(&path).unwrap();
     (f, data)
+}
+
+/// A [`Recorder`] shared with the test: the protocol a factory returns.
+pub struct SharedRecorder(pub Rc<RefCell<Recorder>>);
+
+impl BaseProtocol for SharedRecorder {
+    fn connection_made(&mut self, t: TransportRef) {
+        self.0.borrow_mut().connection_made(t)
+    }
+    fn connection_lost(&mut self, e: Option<Error>) {
+        self.0.borrow_mut().connection_lost(e)
+    }
+    fn pause_writing(&mut self) {
+        self.0.borrow_mut().pause_writing()
+    }
+    fn resume_writing(&mut self) {
+        self.0.borrow_mut().resume_writing()
+    }
+}
+
+impl Protocol for SharedRecorder {
+    fn data_received(&mut self, d: &[u8]) {
+        self.0.borrow_mut().data_received(d)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.0.borrow_mut().eof_received()
+    }
+}
+
+/// A relay (a proxy hop): bytes received are sent to 127.0.0.1:`port`
+/// over plain TCP, and back.
+pub struct Relay {
+    lp: Loop,
+    port: u16,
+    upstream: Rc<RefCell<Option<TransportRef>>>,
+    pending: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Relay {
+    pub fn new(lp: &Loop, port: u16) -> Self {
+        Relay { lp: lp.clone(), port, upstream: Rc::default(), pending: Rc::default() }
+    }
+}
+
+struct RelayBack(TransportRef);
+
+impl BaseProtocol for RelayBack {
+    fn connection_lost(&mut self, _: Option<Error>) {
+        self.0.close();
+    }
+}
+
+impl Protocol for RelayBack {
+    fn data_received(&mut self, d: &[u8]) {
+        let _ = self.0.write(d);
+    }
+}
+
+impl BaseProtocol for Relay {
+    fn connection_made(&mut self, down: TransportRef) {
+        let (lp, port, up, pending) =
+            (self.lp.clone(), self.port, self.upstream.clone(), self.pending.clone());
+        self.lp
+            .create_task(async move {
+                let d2 = down.clone();
+                let r = lp
+                    .create_connection(
+                        move || RelayBack(d2),
+                        "127.0.0.1",
+                        port,
+                        loop_transports::ConnectOptions::default(),
+                    )
+                    .await;
+                match r {
+                    Ok((t, _)) => {
+                        let data = std::mem::take(&mut *pending.borrow_mut());
+                        if !data.is_empty() {
+                            let _ = t.write(&data);
+                        }
+                        *up.borrow_mut() = Some(t);
+                    }
+                    Err(_) => down.abort(),
+                }
+            })
+            .unwrap();
+    }
+    fn connection_lost(&mut self, _: Option<Error>) {
+        if let Some(t) = self.upstream.borrow_mut().take() {
+            t.close();
+        }
+    }
+}
+
+impl Protocol for Relay {
+    fn data_received(&mut self, d: &[u8]) {
+        match self.upstream.borrow().as_ref() {
+            Some(t) => {
+                let _ = t.write(d);
+            }
+            None => self.pending.borrow_mut().extend_from_slice(d),
+        }
+    }
 }
