@@ -40,8 +40,7 @@ where
     });
     let fds_before = loop_core::test_util::open_fd_count();
     let out = run_unchecked(f);
-    let fds_after = loop_core::test_util::open_fd_count();
-    assert_eq!(fds_after, fds_before, "file descriptors leaked");
+    loop_core::test_util::assert_no_fd_leak(fds_before, "the test");
     out
 }
 

@@ -40,14 +40,7 @@ where
     });
     let fds_before = loop_core::test_util::open_fd_count();
     let out = run_unchecked(f);
-    let fds_after = loop_core::test_util::open_fd_count();
-    // A leak check: fewer fds afterwards is fine (an earlier test's executor
-    // thread, not joined at its loop's close, may release a resolver socket
-    // while this test runs).
-    assert!(
-        fds_after <= fds_before,
-        "file descriptors leaked: {fds_before} before, {fds_after} after"
-    );
+    loop_core::test_util::assert_no_fd_leak(fds_before, "the test");
     out
 }
 
