@@ -54,8 +54,7 @@ where
     let child = children.adopt(&lp, spawned.pid)?;
     let piped = [spawned.stdin.is_some(), spawned.stdout.is_some(), spawned.stderr.is_some()];
     let t = SubprocessTransport::new(&lp, child.clone(), ProtocolRef::new(proto.clone()), piped);
-    let owner = t.clone();
-    children.on_exit(&child, Box::new(move |_| owner.on_exit()));
+    children.observe(&child, t.clone());
     let mut guard = CloseOnDrop(Some(t.clone()));
 
     if let Some(fd) = spawned.stdin {

@@ -1,13 +1,13 @@
 //! Spawning: options checked, a `std::process::Command` built from them,
 //! the child started, and a failure turned into a typed error.
 //!
-//! std does the delicate part: `posix_spawn` (or `fork` + `exec` when a
-//! `pre_exec` hook is needed) with a close-on-exec error pipe, so a failed
-//! `exec` comes back as the child's errno, the failed child is reaped, and
-//! every descriptor opened for it is closed. In the child the signal mask
-//! is emptied and `SIGPIPE` (which Rust programs ignore) is reset to its
-//! default; `exec` resets every handled signal (such as the loop's) to its
-//! default. Every descriptor the parent keeps is close-on-exec.
+//! std does the delicate part: `fork` + `exec` with a close-on-exec error
+//! pipe, so a failed `exec` comes back as the child's errno, the failed
+//! child is reaped, and every descriptor opened for it is closed. Our
+//! `pre_exec` hook (`sys::reset_signals`) empties the child's signal mask
+//! and resets `SIGPIPE` (which Rust programs ignore) to its default;
+//! `exec` resets every handled signal (such as the loop's) to its default.
+//! Every descriptor the parent keeps is close-on-exec.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -42,6 +42,7 @@ pub(crate) fn spawn(
     }
     let mut cmd = Command::new(program);
     cmd.args(args);
+    sys::reset_signals(&mut cmd);
     if let Some(arg0) = &opts.arg0 {
         check_no_nul(arg0, "arg0")?;
         cmd.arg0(arg0);

@@ -145,6 +145,35 @@ pub(crate) fn poll_exited(pidfds: &[impl AsFd]) -> Vec<usize> {
     polls.iter().enumerate().filter(|(_, p)| !p.revents().is_empty()).map(|(i, _)| i).collect()
 }
 
+/// Makes the child reset its signal state between `fork` and `exec`: an
+/// empty signal mask (the spawning thread's mask is inherited otherwise),
+/// and `SIGPIPE` back to its default (Rust programs ignore it, and an
+/// ignored signal stays ignored across `exec`). Handled signals — the
+/// loop's — are reset to their defaults by `exec` itself.
+///
+/// std's `Command` does neither on every path, so this hook is always
+/// installed; it makes std spawn with `fork` + `exec` rather than
+/// `posix_spawn`.
+pub(crate) fn reset_signals(cmd: &mut Command) {
+    // SAFETY: the hook runs in the forked child before `exec`, where only
+    // async-signal-safe work is allowed. It calls `sigprocmask` and
+    // `sigaction` (through nix, on a `sigset_t` built on the stack with
+    // `sigemptyset`), all async-signal-safe, allocates nothing, takes no
+    // lock, and builds an `io::Error` from an errno (no allocation).
+    // Setting `SIG_DFL` runs no code in the child, so no handler can break
+    // a signal-safety rule.
+    unsafe {
+        cmd.pre_exec(|| {
+            use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal as NixSignal};
+            let errno = |e: nix::errno::Errno| io::Error::from_raw_os_error(e as i32);
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(errno)?;
+            nix::sys::signal::signal(NixSignal::SIGPIPE, SigHandler::SigDfl).map_err(errno)?;
+            Ok(())
+        });
+    }
+}
+
 /// Makes the child call `setsid()` between `fork` and `exec`: it leads a
 /// new session and a new process group, with no controlling terminal.
 pub(crate) fn new_session(cmd: &mut Command) {

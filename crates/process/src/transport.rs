@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{ProtocolRef, SubprocessProtocol};
 use crate::status::ExitStatus;
 use crate::sys;
+use crate::watcher::ExitObserver;
 
 /// Something a pipe reported before `connection_made`, held until then.
 enum Held {
@@ -114,7 +115,8 @@ impl SubprocessTransport {
 
     /// The transport of pipe `fd` (0 stdin, 1 stdout, 2 stderr), if the
     /// child was given one: a write transport for stdin, read transports
-    /// for the others. Still returned after the pipe closed.
+    /// for the others. Returned until `connection_lost`, also after the pipe
+    /// closed.
     pub fn get_pipe_transport(&self, fd: i32) -> Option<TransportRef> {
         let i = usize::try_from(fd).ok().filter(|i| *i < 3)?;
         self.pipes.borrow()[i].clone()
@@ -257,14 +259,6 @@ impl SubprocessTransport {
         }
     }
 
-    /// The watcher reaped the child.
-    pub(crate) fn on_exit(&self) {
-        for w in std::mem::take(&mut *self.exit_waiters.borrow_mut()) {
-            w.wake();
-        }
-        self.try_finish();
-    }
-
     fn deliver_data(&self, fd: i32, data: &[u8]) {
         if !self.lost.get() {
             self.call_protocol("pipe_data_received", |p| p.pipe_data_received(fd, data));
@@ -326,6 +320,22 @@ impl SubprocessTransport {
             self.lp.call_exception_handler(ctx);
             self.close();
         }
+    }
+}
+
+impl ExitObserver for SubprocessTransport {
+    fn child_exited(&self) {
+        for w in std::mem::take(&mut *self.exit_waiters.borrow_mut()) {
+            w.wake();
+        }
+        self.try_finish();
+    }
+
+    fn loop_closed(&self) {
+        // No callback can be delivered any more: break the protocol ↔
+        // transport cycle so both (and the pipes) are freed.
+        self.finishing.set(true);
+        self.release();
     }
 }
 

@@ -69,12 +69,19 @@ pub enum ChildWatcher {
     Threaded,
 }
 
-/// Called with the child's status once it is reaped.
-type OnExit = Box<dyn FnOnce(ExitStatus)>;
+/// What the watcher tells the owner of a child (its transport).
+pub(crate) trait ExitObserver {
+    /// The child was reaped; its status is in the `Child`.
+    fn child_exited(&self);
+
+    /// The loop is closing with the child still running: no exit will be
+    /// reported; let go of what the loop can no longer deliver to.
+    fn loop_closed(&self);
+}
 
 struct Entry {
     child: Rc<Child>,
-    on_exit: Option<OnExit>,
+    observer: Option<Rc<dyn ExitObserver>>,
 }
 
 /// One loop's child watcher, in the loop's extension slot.
@@ -131,7 +138,7 @@ impl LoopChildren {
         };
         match adopted {
             Ok(child) => {
-                let entry = Entry { child: child.clone(), on_exit: None };
+                let entry = Entry { child: child.clone(), observer: None };
                 self.children.borrow_mut().insert(pid.as_raw_pid(), entry);
                 Ok(child)
             }
@@ -143,11 +150,11 @@ impl LoopChildren {
         }
     }
 
-    /// Sets the callback that receives `child`'s status. Called right
-    /// after [`adopt`](Self::adopt), before the loop can notice an exit.
-    pub(crate) fn on_exit(&self, child: &Child, f: OnExit) {
+    /// Sets who hears of `child`'s exit. Called right after
+    /// [`adopt`](Self::adopt), before the loop can notice an exit.
+    pub(crate) fn observe(&self, child: &Child, observer: Rc<dyn ExitObserver>) {
         if let Some(entry) = self.children.borrow_mut().get_mut(&child.raw_pid().as_raw_pid()) {
-            entry.on_exit = Some(f);
+            entry.observer = Some(observer);
         }
     }
 
@@ -210,12 +217,12 @@ impl LoopChildren {
         }
     }
 
-    /// Records the status, forgets the child and runs its callback.
+    /// Records the status, forgets the child and tells its observer.
     fn finish(&self, child: &Child, status: ExitStatus) {
         child.set_status(status);
         let entry = self.children.borrow_mut().remove(&child.raw_pid().as_raw_pid());
-        if let Some(f) = entry.and_then(|e| e.on_exit) {
-            f(status);
+        if let Some(observer) = entry.and_then(|e| e.observer) {
+            observer.child_exited();
         }
     }
 }
@@ -276,9 +283,13 @@ impl LoopExtension for LoopChildren {
                 }
             }
         }
-        // The callbacks (and the transports they hold) go now, after every
-        // borrow is released.
-        drop(entries);
+        // The observers (transports) let go of their protocols and pipes,
+        // after every borrow is released.
+        for entry in entries {
+            if let Some(observer) = entry.observer {
+                observer.loop_closed();
+            }
+        }
         if !running.is_empty() {
             spawn_reaper(running);
         }

@@ -98,6 +98,13 @@ pub fn settle(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Tests of one binary run one at a time (hold this guard) so that the
+/// counts of fds and children are exact.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `f` on a fresh loop (failing after [`TIMEOUT`]), closes the loop,
 /// then checks that no fd, child or zombie is left over.
 pub fn run<T: 'static, F, Fut>(f: F) -> T
@@ -105,9 +112,7 @@ where
     F: FnOnce(Loop) -> Fut,
     Fut: Future<Output = T> + 'static,
 {
-    // Tests of one binary run one at a time so that the counts are exact.
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let before = census();
     assert!(before.zombies.is_empty(), "zombies before the test: {before:?}");
     let out = run_unchecked(f);
