@@ -17,6 +17,7 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "unix_echo",
     "porting_kv",
     "tour",
+    "subprocess_proto",
 ];
 
 /// How long one example may run before it counts as hung.

@@ -40,6 +40,7 @@
 mod error;
 
 pub use loop_core as event_loop;
+pub use loop_process as process;
 pub use loop_signals as signals;
 pub use loop_sync as sync;
 pub use loop_transports as transports;
@@ -82,6 +83,7 @@ pub mod prelude {
         get_event_loop, get_running_loop, new_event_loop, shield, sleep, sleep_until, timeout,
         timeout_at, wait, wait_for,
     };
+    pub use loop_process::{ProcessExt, SubprocessProtocol, SubprocessTransport};
     pub use loop_signals::{Signal, SignalExt};
     /// The transports' error: what `connection_lost` and `error_received`
     /// receive. It converts into [`Error`] with `?`.
