@@ -63,10 +63,6 @@ pub enum Error {
     /// that does not exist.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// The operation needs a pipe the child was not given (for instance
-    /// `communicate` with input when stdin is not a pipe).
-    #[error("no {0} pipe: the child was spawned without one")]
-    NoPipe(&'static str),
     /// Another OS error (opening a pidfd, creating a pipe, starting a
     /// watcher thread).
     #[error(transparent)]

@@ -69,6 +69,9 @@ pub enum ChildWatcher {
     Threaded,
 }
 
+/// Stack size of the watcher and reaper threads: they only wait and reap.
+const WATCHER_STACK: usize = 64 * 1024;
+
 /// What the watcher tells the owner of a child (its transport).
 pub(crate) trait ExitObserver {
     /// The child was reaped; its status is in the `Child`.
@@ -177,6 +180,7 @@ impl LoopChildren {
         let theirs = shared.clone();
         std::thread::Builder::new()
             .name("tulip-child-watcher".into())
+            .stack_size(WATCHER_STACK)
             .spawn(move || watch_thread_main(&theirs, &remote))?;
         Ok(Rc::new(Child::new(pid, Tracking::Threaded(shared))))
     }
@@ -300,22 +304,25 @@ impl LoopExtension for LoopChildren {
 /// that ends with the last of them.
 fn spawn_reaper(mut running: Vec<(i32, Arc<OwnedFd>)>) {
     let pids: Vec<i32> = running.iter().map(|(pid, _)| *pid).collect();
-    let spawned = std::thread::Builder::new().name("tulip-reaper".into()).spawn(move || {
-        while !running.is_empty() {
-            let fds: Vec<&OwnedFd> = running.iter().map(|(_, fd)| &**fd).collect();
-            let ready = sys::poll_exited(&fds);
-            drop(fds);
-            for i in ready.into_iter().rev() {
-                let fd = &running[i].1;
-                match sys::try_reap_pidfd(std::os::fd::AsFd::as_fd(&**fd)) {
-                    Ok(None) => {}
-                    Ok(Some(_)) | Err(_) => {
-                        running.swap_remove(i);
+    let spawned = std::thread::Builder::new()
+        .name("tulip-reaper".into())
+        .stack_size(WATCHER_STACK)
+        .spawn(move || {
+            while !running.is_empty() {
+                let fds: Vec<&OwnedFd> = running.iter().map(|(_, fd)| &**fd).collect();
+                let ready = sys::poll_exited(&fds);
+                drop(fds);
+                for i in ready.into_iter().rev() {
+                    let fd = &running[i].1;
+                    match sys::try_reap_pidfd(std::os::fd::AsFd::as_fd(&**fd)) {
+                        Ok(None) => {}
+                        Ok(Some(_)) | Err(_) => {
+                            running.swap_remove(i);
+                        }
                     }
                 }
             }
-        }
-    });
+        });
     if let Err(e) = spawned {
         // Without a thread nobody could reap them later: end them now
         // rather than leave zombies.
