@@ -168,3 +168,30 @@ fn tls_failures_are_one_kind_and_tls_timeouts_are_timeouts() {
     let config = TransportError::TlsConfig("no roots".into());
     assert_eq!(Error::from(config).kind(), ErrorKind::InvalidArgument);
 }
+
+#[test]
+fn subprocess_errors_convert_and_keep_their_errno() {
+    let err: Error = tulip::run(async {
+        let lp = get_running_loop()?;
+        let spawned = lp
+            .subprocess_exec(
+                || NoOutput,
+                "/nonexistent/tulip-no-such-program",
+                Vec::<String>::new(),
+                tulip::process::SubprocessOptions::new(),
+            )
+            .await;
+        Ok::<_, Error>(spawned.map(drop).unwrap_err().into())
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Os, "{err:?}");
+    assert_eq!(err.raw_os_error(), Some(2), "ENOENT: {err:?}");
+    assert!(matches!(err, Error::Process(tulip::process::Error::ProgramNotFound { .. })));
+    let gone = Error::from(tulip::process::Error::ProcessLookup { pid: 1 });
+    assert_eq!(gone.kind(), ErrorKind::ProcessLookup);
+}
+
+struct NoOutput;
+impl BaseProtocol<SubprocessTransport> for NoOutput {}
+impl SubprocessProtocol for NoOutput {}

@@ -21,6 +21,7 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "tour",
     "tls_echo_client",
     "starttls",
+    "subprocess_proto",
 ];
 
 /// How long one example may run before it counts as hung.

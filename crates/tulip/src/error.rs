@@ -35,6 +35,9 @@ pub enum Error {
     /// operation.
     #[error(transparent)]
     Transport(loop_transports::Error),
+    /// A subprocess could not be started or signalled.
+    #[error(transparent)]
+    Process(loop_process::Error),
     /// A stream failure: an incomplete read, a limit overrun, a line over
     /// the limit, a second waiting read, a lost connection under `drain`.
     #[error(transparent)]
@@ -90,6 +93,9 @@ pub enum ErrorKind {
     QueueShutDown,
     /// `asyncio.BrokenBarrierError`.
     BrokenBarrier,
+    /// `ProcessLookupError`: the process is gone (a signal to a child that
+    /// was already reaped).
+    ProcessLookup,
     /// `ssl.SSLError` and its subclasses: a TLS handshake or record failed
     /// (untrusted certificate, name mismatch, an alert from the peer, bytes
     /// that are not TLS, a peer closing mid-handshake).
@@ -137,6 +143,15 @@ impl Error {
                 T::TlsHandshake(_) | T::Tls(_) | T::TlsHandshakeEof => ErrorKind::Tls,
                 T::TlsHandshakeTimeout(_) | T::TlsShutdownTimeout(_) => ErrorKind::TimedOut,
                 T::TlsConfig(_) => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Other,
+            },
+            Error::Process(e) => match e {
+                loop_process::Error::ProcessLookup { .. } => ErrorKind::ProcessLookup,
+                loop_process::Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+                loop_process::Error::ProgramNotFound { .. }
+                | loop_process::Error::Cwd { .. }
+                | loop_process::Error::Spawn { .. }
+                | loop_process::Error::Io(_) => ErrorKind::Os,
                 _ => ErrorKind::Other,
             },
             Error::Streams(e) => match e {
@@ -191,6 +206,7 @@ impl Error {
             | Error::Signal(loop_signals::SignalError::Install { source: e, .. }) => Some(e),
             Error::Transport(e) => e.io_error(),
             Error::Streams(e) => e.io_error(),
+            Error::Process(e) => e.io_error(),
             _ => None,
         }
     }
@@ -221,6 +237,9 @@ impl From<loop_core::Error> for Error {
             if let Some(e) = inner.downcast_ref::<loop_streams::Error>() {
                 return e.clone().into();
             }
+            if let Some(e) = inner.downcast_ref::<loop_process::Error>() {
+                return e.clone().into();
+            }
             if let Some(e) = inner.downcast_ref::<loop_sync::Error>() {
                 return Error::Sync(*e);
             }
@@ -248,6 +267,16 @@ impl From<loop_streams::Error> for Error {
             loop_streams::Error::Transport(e) => e.into(),
             loop_streams::Error::Loop(e) => e.into(),
             other => Error::Streams(other),
+        }
+    }
+}
+
+impl From<loop_process::Error> for Error {
+    fn from(err: loop_process::Error) -> Self {
+        match err {
+            loop_process::Error::Transport(e) => e.into(),
+            loop_process::Error::Loop(e) => e.into(),
+            other => Error::Process(other),
         }
     }
 }

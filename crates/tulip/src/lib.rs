@@ -40,6 +40,7 @@
 mod error;
 
 pub use loop_core as event_loop;
+pub use loop_process as process;
 pub use loop_signals as signals;
 pub use loop_streams as streams;
 pub use loop_sync as sync;
@@ -83,6 +84,7 @@ pub mod prelude {
         get_event_loop, get_running_loop, new_event_loop, shield, sleep, sleep_until, timeout,
         timeout_at, wait, wait_for,
     };
+    pub use loop_process::{ProcessExt, SubprocessProtocol, SubprocessTransport};
     pub use loop_signals::{Signal, SignalExt};
     pub use loop_streams::{
         StreamReader, StreamWriter, open_connection, open_unix_connection, start_server,
