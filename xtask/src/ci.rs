@@ -42,6 +42,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     crate::package::run()?;
+    crate::soak::run(&["--short".to_string()])?;
     if !skip_examples {
         cargo(&["build", "--release", "-p", "tulip", "--examples"], &[])?;
         for name in TERMINATING_EXAMPLES {
