@@ -53,8 +53,12 @@ pub(crate) fn run() -> Result<(), String> {
     // directory of its own, where every tulip crate's build is forgotten
     // before each run (third-party dependencies stay cached). Stale `.crate`
     // files would be unpacked in step 2 as if this run had made them.
+    // Cargo also unpacks those packages once into its home's registry
+    // sources (under a directory named after the local registry) and never
+    // refreshes them, so the unpacked copies of earlier runs go too.
     let verify_target = target.join("package-verify");
     forget_builds_of(&verify_target.join("debug/.fingerprint"), &crates)?;
+    forget_unpacked_packages(&crates)?;
     let verify_env = verify_target.to_string_lossy().into_owned();
     let package_dir = verify_target.join("package");
     remove_crate_files(&package_dir)?;
@@ -264,10 +268,28 @@ fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// Removes the build fingerprints of `crates` under `fingerprints` (a target
-/// directory's `debug/.fingerprint`), so cargo rebuilds them.
-fn forget_builds_of(fingerprints: &Path, crates: &[String]) -> Result<(), String> {
-    let Ok(entries) = fs::read_dir(fingerprints) else { return Ok(()) };
+/// Removes the unpacked sources of `crates` that cargo keeps for local
+/// (overlay) registries: `$CARGO_HOME/registry/src/-<hash>/<crate>-<version>`.
+/// Crates.io's sources are never touched.
+fn forget_unpacked_packages(crates: &[String]) -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(home) = home else { return Ok(()) };
+    let Ok(registries) = fs::read_dir(home.join("registry/src")) else { return Ok(()) };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        forget_builds_of(&registry.path(), crates)?;
+    }
+    Ok(())
+}
+
+/// Removes the entries of `dir` named `<crate>-…` for any of `crates` (build
+/// fingerprints, unpacked packages), so cargo makes them afresh.
+fn forget_builds_of(dir: &Path, crates: &[String]) -> Result<(), String> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let ours = crates

@@ -38,6 +38,7 @@ pub(crate) struct LoopCommon {
     pub(crate) tasks: TaskSlab,
     executor: RefCell<Option<Arc<dyn Executor>>>,
     executor_shutdown_called: Cell<bool>,
+    pub(crate) extensions: RefCell<crate::extension::Extensions>,
 }
 
 impl LoopCommon {
@@ -54,6 +55,7 @@ impl LoopCommon {
             tasks: TaskSlab::default(),
             executor: RefCell::new(None),
             executor_shutdown_called: Cell::new(false),
+            extensions: RefCell::default(),
         }
     }
 

@@ -3,35 +3,28 @@
 //!
 //! # Ownership and close
 //!
-//! The loop's reader callback holds the only strong reference to the state;
-//! this thread's registry holds a weak one, keyed by loop id. So the state
-//! lives exactly as long as the reader is registered: when the loop closes
-//! (or is dropped), it unregisters every fd reader and drops their
-//! callbacks, which drops the state, which drops the lease — unsubscribing
-//! every signal (restoring the previous disposition where this loop was
-//! the last subscriber), freeing the slot and closing the eventfd. No close hook is
-//! needed. For a loop implementation that keeps its readers after `close`,
-//! the next `add_signal_handler` on the same thread sweeps the states of
-//! closed loops.
+//! The state lives in the loop's extension slot for [`LoopSignals`]
+//! ([`loop_core::LoopExtension`]); the reader registered for the lease's
+//! eventfd finds it there through a weak loop handle, so nothing else keeps
+//! it alive. When the loop closes (or is dropped unclosed), the loop calls
+//! the state's close hook, which releases the lease — unsubscribing every
+//! signal (restoring the previous disposition where this loop was the last
+//! subscriber), freeing the slot and closing the eventfd — and drops the
+//! callbacks.
 //!
-//! The state drops too when its last handler is removed: the reader is
-//! removed and the lease released, so a loop without signal handlers holds
-//! no signal resources.
+//! The state goes too when its last handler is removed: the reader is
+//! removed, the lease released and the slot emptied, so a loop without
+//! signal handlers holds no signal resources.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
-use loop_core::{Loop, WeakLoop};
+use loop_core::{Loop, LoopExtension, WeakLoop};
 
 use crate::sys::{self, SlotLease};
 use crate::{Signal, SignalError};
-
-thread_local! {
-    /// The signal states of this thread's loops.
-    static STATES: RefCell<Vec<Weak<LoopSignals>>> = const { RefCell::new(Vec::new()) };
-}
 
 /// A registered callback. `active` turns false when it is removed or
 /// replaced, so a run already queued with `call_soon` does nothing.
@@ -71,66 +64,31 @@ impl fmt::Debug for LoopSignals {
 }
 
 impl LoopSignals {
-    /// This thread's state for `lp`, if it has one.
-    fn find(lp: &Loop) -> Option<Rc<LoopSignals>> {
-        let id = lp.id();
-        STATES
-            .try_with(|states| {
-                let mut states = states.borrow_mut();
-                states.retain(|w| w.strong_count() > 0);
-                states
-                    .iter()
-                    .filter_map(Weak::upgrade)
-                    .find(|s| s.loop_id == id && s.lease.borrow().is_some())
-            })
-            .ok()
-            .flatten()
-    }
-
-    /// Creates `lp`'s state: leases a slot and registers the reader.
-    fn attach(lp: &Loop) -> Result<Rc<LoopSignals>, SignalError> {
+    /// Creates `lp`'s state: leases a slot and registers the reader, which
+    /// finds the state in the loop's extension slot.
+    fn attach(lp: &Loop) -> Result<LoopSignals, SignalError> {
         let lease = SlotLease::acquire()?;
-        let state = Rc::new(LoopSignals {
+        let weak = lp.downgrade();
+        // On failure the lease is dropped here, which releases it.
+        lp.add_reader(lease.fd(), move || {
+            if let Some(lp) = weak.upgrade() {
+                if let Some(state) = lp.extension::<LoopSignals>() {
+                    state.dispatch(&lp);
+                }
+            }
+        })?;
+        Ok(LoopSignals {
             loop_id: lp.id(),
             lp: lp.downgrade(),
             lease: RefCell::new(Some(lease)),
             handlers: RefCell::new(BTreeMap::new()),
-        });
-        let reader = Rc::clone(&state);
-        // On failure the reader closure is dropped, then `state`, which
-        // releases the lease.
-        let lease = state.lease.borrow();
-        let fd = lease.as_ref().map(SlotLease::fd).expect("the lease was just stored");
-        lp.add_reader(fd, move || reader.dispatch())?;
-        drop(lease);
-        let _ = STATES.try_with(|s| s.borrow_mut().push(Rc::downgrade(&state)));
-        Ok(state)
-    }
-
-    /// Releases the states of closed or dropped loops of this thread (for
-    /// loop implementations that keep readers after `close`).
-    fn sweep_closed() {
-        let stale: Vec<Rc<LoopSignals>> = STATES
-            .try_with(|states| {
-                let mut states = states.borrow_mut();
-                states.retain(|w| w.strong_count() > 0);
-                states
-                    .iter()
-                    .filter_map(Weak::upgrade)
-                    .filter(|s| s.lp.upgrade().is_none_or(|lp| lp.is_closed()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for state in stale {
-            state.detach();
-        }
+        })
     }
 
     /// The reader: consumes the wake-up and schedules, with `call_soon`,
     /// one run of the callback of each signal received (in signal-number
     /// order).
-    fn dispatch(&self) {
-        let Some(lp) = self.lp.upgrade() else { return };
+    fn dispatch(&self, lp: &Loop) {
         let pending = match &*self.lease.borrow() {
             Some(lease) => lease.take_pending(),
             None => return,
@@ -184,8 +142,17 @@ impl LoopSignals {
         unsubscribed.map(|()| true)
     }
 
-    /// Unregisters the reader, releases the lease and drops the callbacks.
+    /// Unregisters the reader, releases the lease, drops the callbacks and
+    /// empties the loop's slot.
     fn detach(&self) {
+        self.release();
+        if let Some(lp) = self.lp.upgrade() {
+            lp.remove_extension::<LoopSignals>();
+        }
+    }
+
+    /// Unregisters the reader, releases the lease and drops the callbacks.
+    fn release(&self) {
         let lease = self.lease.borrow_mut().take();
         if let Some(lease) = &lease {
             if let Some(lp) = self.lp.upgrade() {
@@ -199,8 +166,13 @@ impl LoopSignals {
             reg.active.set(false);
         }
         drop(handlers);
-        let me: *const LoopSignals = self;
-        let _ = STATES.try_with(|s| s.borrow_mut().retain(|w| !std::ptr::eq(w.as_ptr(), me)));
+    }
+}
+
+impl LoopExtension for LoopSignals {
+    /// The loop is closing: give every signal back and free the slot.
+    fn on_close(&self) {
+        self.release();
     }
 }
 
@@ -210,18 +182,14 @@ pub(crate) fn add_handler(lp: &Loop, sig: Signal, f: Box<dyn FnMut()>) -> Result
     if lp.is_closed() {
         return Err(loop_core::Error::LoopClosed.into());
     }
-    LoopSignals::sweep_closed();
-    let state = match LoopSignals::find(lp) {
-        Some(state) => state,
-        None => LoopSignals::attach(lp)?,
-    };
+    let state = lp.extension_or_try_insert_with(|| LoopSignals::attach(lp))?;
     state.add(sig, f)
 }
 
 /// `remove_signal_handler` for `lp`.
 pub(crate) fn remove_handler(lp: &Loop, sig: Signal) -> Result<bool, SignalError> {
     sys::check_number(sig)?;
-    match LoopSignals::find(lp) {
+    match lp.extension::<LoopSignals>() {
         Some(state) => state.remove(sig),
         None => Ok(false),
     }

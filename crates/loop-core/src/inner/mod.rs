@@ -96,6 +96,23 @@ impl LoopInner {
     /// Drops every pending callback, timer, fd watch, queued remote item and
     /// pending task.
     fn release_everything(&self) {
+        // Extensions first, most recent first: they release what they hold
+        // outside the loop while its fds and callbacks still exist. They are
+        // dropped after everything else (a callback may still hold one).
+        let extensions = self.common.extensions.borrow_mut().take_all();
+        for ext in &extensions {
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ext.on_close()))
+            {
+                let msg = crate::error::panic_message(&*payload);
+                self.common.call_exception_handler(
+                    crate::exception::ExceptionContext::new(
+                        "Exception in a loop extension's close hook",
+                    )
+                    .with_error(Error::Panicked(msg)),
+                );
+            }
+        }
         // Refuse remote pushes first and drop what is queued here, on the
         // loop thread.
         self.remote.close();
@@ -123,6 +140,7 @@ impl LoopInner {
             }
         }
         self.common.shutdown_executor_nowait();
+        drop(extensions);
     }
 }
 
