@@ -14,6 +14,8 @@
 //! dropped, or when its handle is dropped without the result being taken.
 
 mod cell;
+#[allow(unsafe_code)]
+mod raw;
 mod slab;
 mod spawn;
 mod waker;
@@ -26,8 +28,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-pub(crate) use cell::TaskAny;
-use cell::{CANCEL_REQUESTED, HANDLE_ALIVE, RETRIEVED, TaskHeader, TaskOutput, TaskState};
+use cell::{
+    CANCEL_REQUESTED, HANDLE_ALIVE, RETRIEVED, TaskCore, TaskHeader, TaskOutput, TaskState,
+};
+pub(crate) use cell::{TaskAny, TaskPtr};
 pub(crate) use slab::TaskSlab;
 pub(crate) use spawn::spawn;
 pub(crate) use waker::TaskId;
@@ -61,7 +65,7 @@ pub fn current_task() -> Option<TaskRef> {
 /// return). Cloning is cheap; it does not keep the task's future alive: the
 /// future is dropped when the task ends or its loop closes.
 #[derive(Clone)]
-pub struct TaskRef(pub(crate) Rc<dyn TaskAny>);
+pub struct TaskRef(pub(crate) TaskPtr);
 
 impl TaskRef {
     fn h(&self) -> &TaskHeader {
@@ -133,7 +137,7 @@ impl TaskRef {
 
     /// Whether two handles refer to the same task.
     pub fn ptr_eq(&self, other: &TaskRef) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        self.0.ptr_eq(&other.0)
     }
 }
 
@@ -155,13 +159,14 @@ impl fmt::Debug for TaskRef {
 /// was cancelled, or [`Error::Panicked`] if it panicked. Dropping it detaches
 /// the task, which keeps running.
 pub struct Task<T: 'static> {
-    cell: Rc<dyn TaskOutput<T>>,
+    cell: Pin<Rc<dyn TaskOutput<T>>>,
 }
 
 impl<T: 'static> Task<T> {
     /// A type-erased handle to the same task.
     pub fn as_task_ref(&self) -> TaskRef {
-        TaskRef(self.cell.clone())
+        let erased: Pin<Rc<dyn TaskCore>> = self.cell.clone();
+        TaskRef(TaskPtr(erased))
     }
 
     /// The task's id.
@@ -248,7 +253,7 @@ impl<T: 'static> Drop for Task<T> {
         let h = self.cell.header();
         h.flags.set(HANDLE_ALIVE, false);
         if h.state.get() == TaskState::Failed && !h.flags.get(RETRIEVED) {
-            let me: Rc<dyn TaskAny> = self.cell.clone();
+            let me = self.as_task_ref().0;
             self.cell.report_unretrieved(&me);
         }
     }
