@@ -340,6 +340,10 @@ where
             Step::Ended => return true,
             // A cancel during this poll already queued the next step.
             Step::Pending => return false,
+            // A cancel requested during the last step still ends the task
+            // cancelled, as asyncio's "cancelled right before coro stops"
+            // (a failure, though, stands).
+            Step::Ready(Ok(Ok(_))) if h.flags.get(CANCEL_REQUESTED) => Err(Error::Cancelled),
             Step::Ready(Ok(out)) => out,
             Step::Ready(Err(payload)) => Err(Error::Panicked(panic_message(&*payload))),
         };

@@ -89,7 +89,9 @@ impl TaskRef {
 
     /// Requests cancellation: the task's future is dropped at its next poll
     /// and its awaiter sees [`Error::Cancelled`]. Returns `false` if the task
-    /// is already done.
+    /// is already done. A task that requests its own cancellation and then
+    /// returns without waiting ends cancelled too (its output is dropped),
+    /// as in asyncio; a panic after the request stays the task's outcome.
     pub fn cancel(&self) -> bool {
         self.h().cancel()
     }
