@@ -47,9 +47,19 @@ pub enum Error {
         /// Why the selector refused it.
         source: Arc<io::Error>,
     },
-    /// The awaited future or task was cancelled (asyncio's `CancelledError`).
-    #[error("the operation was cancelled")]
-    Cancelled,
+    /// The awaited future or task was cancelled (asyncio's
+    /// `CancelledError`), with the message given to `cancel_with`, if any
+    /// (asyncio's `cancel(msg)`, whose `CancelledError` carries `msg`).
+    ///
+    /// Match it as `Error::Cancelled { .. }`; build it with
+    /// [`Error::cancelled`] or [`Error::cancelled_with`]; read the message
+    /// with [`Error::cancel_message`].
+    #[error("the operation was cancelled{}", MessageSuffix(message.as_deref()))]
+    Cancelled {
+        /// Why it was cancelled: the message passed to `cancel_with`
+        /// (`None` for a plain `cancel`).
+        message: Option<Arc<str>>,
+    },
     /// The program was interrupted by the user (SIGINT, Ctrl-C) while
     /// `tulip::run` ran it (asyncio's `KeyboardInterrupt`): the main task
     /// was cancelled.
@@ -80,9 +90,29 @@ impl Error {
         Error::Failed(Arc::from(err.into()))
     }
 
+    /// [`Error::Cancelled`] without a message (a plain `cancel()`).
+    pub const fn cancelled() -> Self {
+        Error::Cancelled { message: None }
+    }
+
+    /// [`Error::Cancelled`] carrying `message` (asyncio's
+    /// `CancelledError(msg)`).
+    pub fn cancelled_with(message: impl Into<Arc<str>>) -> Self {
+        Error::Cancelled { message: Some(message.into()) }
+    }
+
     /// Whether this is [`Error::Cancelled`].
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, Error::Cancelled)
+        matches!(self, Error::Cancelled { .. })
+    }
+
+    /// The cancellation's message, if this is [`Error::Cancelled`] and the
+    /// canceller gave one.
+    pub fn cancel_message(&self) -> Option<&str> {
+        match self {
+            Error::Cancelled { message } => message.as_deref(),
+            _ => None,
+        }
     }
 
     /// Whether this is [`Error::Panicked`].
@@ -94,6 +124,18 @@ impl Error {
 impl From<io::Error> for Error {
     fn from(err: io::Error) -> Self {
         Error::Io(Arc::new(err))
+    }
+}
+
+/// `": message"`, or nothing.
+struct MessageSuffix<'a>(Option<&'a str>);
+
+impl std::fmt::Display for MessageSuffix<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(m) => write!(f, ": {m}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -70,7 +70,7 @@ impl<T: 'static> LoopFuture<T> {
 
     /// Whether the future was cancelled.
     pub fn cancelled(&self) -> bool {
-        matches!(*self.inner.state.borrow(), State::Done(Err(Error::Cancelled)))
+        matches!(*self.inner.state.borrow(), State::Done(Err(Error::Cancelled { .. })))
     }
 
     /// Marks the future done with `value`.
@@ -91,9 +91,17 @@ impl<T: 'static> LoopFuture<T> {
         self.complete(Err(error))
     }
 
-    /// Cancels the future. Returns `false` if it is already done.
+    /// Cancels the future: its awaiters see [`Error::Cancelled`]. Returns
+    /// `false` if it is already done.
     pub fn cancel(&self) -> bool {
-        self.complete(Err(Error::Cancelled)).is_ok()
+        self.complete(Err(Error::cancelled())).is_ok()
+    }
+
+    /// Cancels the future with a message (asyncio's `cancel(msg)`): its
+    /// awaiters see [`Error::Cancelled`] carrying `message`. Returns `false`
+    /// if it is already done.
+    pub fn cancel_with(&self, message: impl Into<std::sync::Arc<str>>) -> bool {
+        self.complete(Err(Error::cancelled_with(message))).is_ok()
     }
 
     /// The error the future failed with, `None` after success.
@@ -206,7 +214,7 @@ impl<T: 'static> fmt::Debug for LoopFuture<T> {
         let state = match &*self.inner.state.borrow() {
             State::Pending { .. } => "pending",
             State::Done(Ok(_)) => "finished",
-            State::Done(Err(Error::Cancelled)) => "cancelled",
+            State::Done(Err(Error::Cancelled { .. })) => "cancelled",
             State::Done(Err(_)) => "failed",
         };
         f.debug_struct("LoopFuture").field("state", &state).finish()

@@ -238,7 +238,7 @@ impl<T> Future for RemoteTask<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let Some(task) = self.task.as_mut() else {
-            return Poll::Ready(Err(Error::Cancelled));
+            return Poll::Ready(Err(Error::cancelled()));
         };
         match task.poll(cx) {
             Poll::Pending => Poll::Pending,
@@ -247,7 +247,7 @@ impl<T> Future for RemoteTask<T> {
                 Poll::Ready(match out {
                     Some(out) => out.map_err(|p| Error::Panicked(panic_message(&*p))),
                     // Dropped unfinished by its closed loop.
-                    None => Err(Error::Cancelled),
+                    None => Err(Error::cancelled()),
                 })
             }
         }

@@ -95,14 +95,14 @@ fn the_hook_sees_every_main_task_and_may_replace_its_error() {
     })
     .unwrap();
     let out = runner.run(sleep(Duration::from_secs(3600)));
-    assert!(matches!(out, Err(Error::Cancelled)), "{out:?}");
+    assert!(matches!(out, Err(Error::Cancelled { .. })), "{out:?}");
     assert_eq!(
         *log.borrow(),
         vec![
             "started done=false",
             "finished None",
             "started done=false",
-            "finished Some(Cancelled)"
+            "finished Some(Cancelled { message: None })"
         ]
     );
     runner.close().unwrap();

@@ -53,7 +53,7 @@ fn failures_are_yielded_in_their_place() {
         got
     });
     assert_eq!(got.len(), 3);
-    assert!(matches!(got[0], Err(Error::Cancelled)), "{:?}", got[0]);
+    assert!(matches!(got[0], Err(Error::Cancelled { .. })), "{:?}", got[0]);
     assert!(got[1].as_ref().is_err_and(Error::is_panic), "{:?}", got[1]);
     assert_eq!(*got[2].as_ref().unwrap(), 3);
 }

@@ -58,7 +58,7 @@ fn cancelling_the_awaiter_of_a_shield_leaves_the_inner_task_running() {
         outer.cancel();
         (outer.await, inner_ref)
     });
-    assert!(matches!(outer_out, Err(Error::Cancelled)), "the caller is still cancelled");
+    assert!(matches!(outer_out, Err(Error::Cancelled { .. })), "the caller is still cancelled");
     assert!(!inner.cancelling() && !inner.done());
     run(&lp, async { sleep(secs(10)).await.unwrap() });
     assert!(flag.get(), "the shielded task must run to completion");
@@ -78,7 +78,7 @@ fn a_shielded_child_survives_the_cancellation_of_its_gather() {
         let g = l.create_task(gather(vec![protected, exposed])).unwrap();
         sleep(secs(1)).await.unwrap();
         g.cancel();
-        assert!(matches!(g.await, Err(Error::Cancelled)));
+        assert!(matches!(g.await, Err(Error::Cancelled { .. })));
         sleep(secs(10)).await.unwrap();
     });
     assert!(kept.get(), "shield must protect the inner task from gather's cancellation");
@@ -116,7 +116,7 @@ fn shield_reports_the_inner_task_being_cancelled_by_other_means() {
         .unwrap();
         shield(inner).await
     });
-    assert!(matches!(out, Err(Error::Cancelled)), "{out:?}");
+    assert!(matches!(out, Err(Error::Cancelled { .. })), "{out:?}");
     assert!(!flag.get());
 }
 

@@ -14,6 +14,7 @@ use std::ops::Deref;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::raw::{StageCell, Step};
@@ -146,6 +147,15 @@ impl TaskHeader {
         self.with_extras(|e| e.done_callbacks.push(cb));
     }
 
+    /// The error a cancelled end of this task carries: `Cancelled`, with
+    /// the first cancel request's message.
+    pub(crate) fn cancelled_error(&self) -> Error {
+        let extras = self.extras.take();
+        let message = extras.as_ref().and_then(|e| e.cancel_message.clone());
+        self.extras.set(extras);
+        Error::Cancelled { message }
+    }
+
     fn take_done_callbacks(&self) -> Vec<TaskDoneCallback> {
         let mut extras = self.extras.take();
         let out = extras.as_mut().map(|e| std::mem::take(&mut e.done_callbacks));
@@ -156,11 +166,17 @@ impl TaskHeader {
     /// Requests cancellation and wakes the task so that its next step ends
     /// it. A task queued or running right now is not queued twice: the
     /// queued step, or the one after the running step, sees the request.
-    pub(crate) fn cancel(&self) -> bool {
+    /// The first request's message is the one the task ends with (later
+    /// requests find the cancellation already on its way).
+    pub(crate) fn cancel(&self, message: Option<Arc<str>>) -> bool {
         if self.done() {
             return false;
         }
-        self.flags.set(CANCEL_REQUESTED, true);
+        if !self.flags.replace(CANCEL_REQUESTED, true) {
+            if let Some(m) = message {
+                self.with_extras(|e| e.cancel_message = Some(m));
+            }
+        }
         if let Some(lp) = self.owner() {
             lp.common().wake_task(&lp, self.slot.get());
         }
@@ -173,6 +189,8 @@ impl TaskHeader {
 struct Extras {
     name: Option<Box<str>>,
     done_callbacks: Vec<TaskDoneCallback>,
+    /// The message of the first cancel request, if it had one.
+    cancel_message: Option<Arc<str>>,
 }
 
 /// What the loop's slab, [`TaskRef`] and the loop's step see of a task.
@@ -259,7 +277,7 @@ where
         }
         let state = match &result {
             Ok(_) => TaskState::Succeeded,
-            Err(Error::Cancelled) => TaskState::Cancelled,
+            Err(Error::Cancelled { .. }) => TaskState::Cancelled,
             Err(_) => TaskState::Failed,
         };
         self.stage.set_outcome(result);
@@ -313,7 +331,7 @@ where
             return Some(e);
         }
         match self.header.state.get() {
-            TaskState::Cancelled => Some(Error::Cancelled),
+            TaskState::Cancelled => Some(self.header.cancelled_error()),
             _ => None,
         }
     }
@@ -326,7 +344,7 @@ where
         }
         if h.flags.get(CANCEL_REQUESTED) {
             let _ = self.stage.drop_future();
-            self.finish(me, Err(Error::Cancelled));
+            self.finish(me, Err(h.cancelled_error()));
             return true;
         }
         let prev = CURRENT_TASK.with(|c| c.replace(Some(TaskRef(me.clone()))));
@@ -343,7 +361,7 @@ where
             // A cancel requested during the last step still ends the task
             // cancelled, as asyncio's "cancelled right before coro stops"
             // (a failure, though, stands).
-            Step::Ready(Ok(Ok(_))) if h.flags.get(CANCEL_REQUESTED) => Err(Error::Cancelled),
+            Step::Ready(Ok(Ok(_))) if h.flags.get(CANCEL_REQUESTED) => Err(h.cancelled_error()),
             Step::Ready(Ok(out)) => out,
             Step::Ready(Err(payload)) => Err(Error::Panicked(panic_message(&*payload))),
         };
@@ -353,7 +371,7 @@ where
 
     fn abort(&self, me: &TaskPtr) {
         let _ = self.stage.drop_future();
-        self.finish(me, Err(Error::Cancelled));
+        self.finish(me, Err(self.header.cancelled_error()));
     }
 
     fn report_unretrieved(&self, me: &TaskPtr) {

@@ -26,6 +26,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use cell::{
@@ -93,7 +94,15 @@ impl TaskRef {
     /// returns without waiting ends cancelled too (its output is dropped),
     /// as in asyncio; a panic after the request stays the task's outcome.
     pub fn cancel(&self) -> bool {
-        self.h().cancel()
+        self.h().cancel(None)
+    }
+
+    /// [`cancel`](TaskRef::cancel) with a message (asyncio's
+    /// `cancel(msg)`): the task's awaiter sees [`Error::Cancelled`]
+    /// carrying `message` ([`Error::cancel_message`]). If cancellation was
+    /// already requested, the first request's message stays.
+    pub fn cancel_with(&self, message: impl Into<Arc<str>>) -> bool {
+        self.h().cancel(Some(message.into()))
     }
 
     /// Whether cancellation was requested and the task is not done yet
@@ -189,7 +198,12 @@ impl<T: 'static> Task<T> {
     /// Requests cancellation (see [`TaskRef::cancel`]). Returns `false` if
     /// the task is already done.
     pub fn cancel(&self) -> bool {
-        self.cell.header().cancel()
+        self.cell.header().cancel(None)
+    }
+
+    /// Requests cancellation with a message (see [`TaskRef::cancel_with`]).
+    pub fn cancel_with(&self, message: impl Into<Arc<str>>) -> bool {
+        self.cell.header().cancel(Some(message.into()))
     }
 
     /// Whether the task ended cancelled.

@@ -59,7 +59,7 @@ impl<T> Future for FactoryBody<T> {
         }
         // A factory body that never ran the original future is treated as a
         // cancellation.
-        Poll::Ready(this.out.take().ok_or(Error::Cancelled))
+        Poll::Ready(this.out.take().ok_or_else(Error::cancelled))
     }
 }
 
