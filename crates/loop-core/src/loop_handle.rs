@@ -115,7 +115,8 @@ impl Loop {
     }
 
     /// Schedules `f` to run on the next iteration, after everything already
-    /// scheduled (FIFO). Never runs `f` before returning.
+    /// scheduled (FIFO), `call_soon_threadsafe` calls made before included.
+    /// Never runs `f` before returning.
     ///
     /// # Errors
     ///

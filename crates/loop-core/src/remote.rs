@@ -134,6 +134,13 @@ impl RemoteLoop {
     /// Schedules `f` to run on the loop's thread, waking the loop if it is
     /// blocked in its selector.
     ///
+    /// `f` joins the same FIFO queue as `call_soon`: a call made before a
+    /// `call_soon` — on the loop's own thread, or on a thread that
+    /// provably finished before (joined, or synchronised with the loop's
+    /// thread) — runs before that callback, as in asyncio. Calls racing
+    /// with the loop's thread are ordered when the loop next looks at its
+    /// queue.
+    ///
     /// # Errors
     ///
     /// [`Error::LoopClosed`] when the loop is closed.

@@ -10,7 +10,6 @@ use crate::error::{Error, Result, panic_message};
 use crate::exception::ExceptionContext;
 use crate::handle::Handle;
 use crate::ready::Ready;
-use crate::remote::RemoteItem;
 use crate::task::{TaskId, TaskRef};
 
 /// The longest the selector blocks in one call even when nothing is due
@@ -68,14 +67,7 @@ impl LoopInner {
                 io.dispatch(ev, |h| self.ready.push(Ready::Callback(h)));
             }
         }
-        while let Some(item) = self.remote.pop() {
-            match item {
-                RemoteItem::Call(f) => self.ready.push(Ready::Remote(f)),
-                RemoteItem::Task(r) => self.ready.push(Ready::Runnable(r)),
-                RemoteItem::WakeTask(id) => self.common.wake_task(self, id),
-                RemoteItem::Stop => self.stopping.set(true),
-            }
-        }
+        self.take_remote();
 
         // 4. Timers.
         let now = self.time();
