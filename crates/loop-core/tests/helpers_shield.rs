@@ -120,10 +120,24 @@ fn shield_reports_the_inner_task_being_cancelled_by_other_means() {
     assert!(!flag.get());
 }
 
+/// Records every report's message and error.
+fn record_reports(lp: &Loop) -> Rc<std::cell::RefCell<Vec<(String, Option<Error>)>>> {
+    let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let l2 = log.clone();
+    let handler: ExceptionHandler = Rc::new(move |_: &Loop, ctx: &ExceptionContext| {
+        l2.borrow_mut().push((ctx.message.clone(), ctx.error.clone()))
+    });
+    lp.set_exception_handler(Some(handler));
+    log
+}
+
 #[test]
-fn a_dropped_shields_inner_failure_is_retrieved_not_reported() {
+fn a_shielded_failure_after_the_outer_was_cancelled_is_reported() {
+    // asyncio 3.12+: the outer future was cancelled, so nobody will ever
+    // see the inner task's exception: it is reported ("exception was never
+    // retrieved") instead of being swallowed.
     let lp = TestLoop::new().unwrap();
-    let reports = count_reports(&lp);
+    let reports = record_reports(&lp);
     let l = lp.handle().clone();
     let inner = run(&lp, async move {
         let inner = l
@@ -133,11 +147,35 @@ fn a_dropped_shields_inner_failure_is_retrieved_not_reported() {
             })
             .unwrap();
         let inner_ref = inner.as_task_ref();
-        drop(shield::<()>(inner));
+        let outer = l.create_task(shield::<()>(inner)).unwrap();
+        sleep(secs(1)).await.unwrap();
+        outer.cancel();
+        assert!(matches!(outer.await, Err(Error::Cancelled { .. })));
         sleep(secs(5)).await.unwrap();
         inner_ref
     });
     assert!(inner.done());
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].0, "Task exception was never retrieved");
+    assert!(
+        matches!(&reports[0].1, Some(Error::Panicked(m)) if m == "inner failed"),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn a_shielded_success_after_the_outer_was_cancelled_is_not_reported() {
+    let lp = TestLoop::new().unwrap();
+    let reports = count_reports(&lp);
+    let l = lp.handle().clone();
+    let flag = Rc::new(Cell::new(false));
+    let f = flag.clone();
+    run(&lp, async move {
+        drop(shield(flagged(&l, 2, &f, 1)));
+        sleep(secs(5)).await.unwrap();
+    });
+    assert!(flag.get());
     assert_eq!(reports.get(), 0);
 }
 
