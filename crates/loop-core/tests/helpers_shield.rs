@@ -96,7 +96,7 @@ fn shield_times_out_without_cancelling_the_inner_task() {
         sleep(secs(5)).await.unwrap();
         res
     });
-    assert!(matches!(out, Err(Error::TimedOut)));
+    assert!(matches!(out, Err(Error::TimedOut { .. })));
     assert!(flag.get());
 }
 
@@ -120,8 +120,11 @@ fn shield_reports_the_inner_task_being_cancelled_by_other_means() {
     assert!(!flag.get());
 }
 
+/// Each report's message and error.
+type Reports = Rc<std::cell::RefCell<Vec<(String, Option<Error>)>>>;
+
 /// Records every report's message and error.
-fn record_reports(lp: &Loop) -> Rc<std::cell::RefCell<Vec<(String, Option<Error>)>>> {
+fn record_reports(lp: &Loop) -> Reports {
     let log = Rc::new(std::cell::RefCell::new(Vec::new()));
     let l2 = log.clone();
     let handler: ExceptionHandler = Rc::new(move |_: &Loop, ctx: &ExceptionContext| {
