@@ -101,7 +101,7 @@ impl Error {
             Error::Loop(e) => match e {
                 C::Cancelled { .. } => ErrorKind::Cancelled,
                 C::Interrupted => ErrorKind::Interrupted,
-                C::TimedOut => ErrorKind::TimedOut,
+                C::TimedOut { .. } => ErrorKind::TimedOut,
                 C::LoopClosed => ErrorKind::LoopClosed,
                 C::LoopRunning | C::AnotherLoopRunning => ErrorKind::LoopRunning,
                 C::NoRunningLoop => ErrorKind::NoRunningLoop,

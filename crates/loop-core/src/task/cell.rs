@@ -179,6 +179,7 @@ impl TaskHeader {
         }
         if let Some(lp) = self.owner() {
             lp.common().wake_task(&lp, self.slot.get());
+            super::note_cancelled(|| lp.common().task(self.slot.get()));
         }
         true
     }

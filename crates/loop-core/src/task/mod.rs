@@ -20,7 +20,7 @@ mod slab;
 mod spawn;
 mod waker;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -50,6 +50,40 @@ pub type TaskFactory = Rc<dyn Fn(&crate::Loop, &TaskRef, LocalBoxFuture<()>) -> 
 
 thread_local! {
     static CURRENT_TASK: Cell<Option<TaskRef>> = const { Cell::new(None) };
+    /// While [`cancelled_during`] runs: the tasks whose cancellation was
+    /// requested on this thread.
+    static CANCELLED_DURING: RefCell<Option<Vec<TaskRef>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` and returns the tasks whose cancellation it requested (on this
+/// thread): what a timeout must wait for after dropping its inner future
+/// (a [`CancelOnDrop`](crate::CancelOnDrop), a [`gather`](crate::gather) or
+/// a [`TaskGroup`](crate::TaskGroup) in it cancels its tasks as it is
+/// dropped). Nests: an inner call collects only its own.
+pub(crate) fn cancelled_during(f: impl FnOnce()) -> Vec<TaskRef> {
+    struct Restore(Option<Vec<TaskRef>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            let _ = CANCELLED_DURING.try_with(|c| *c.borrow_mut() = outer);
+        }
+    }
+    let outer = CANCELLED_DURING.with(|c| c.borrow_mut().replace(Vec::new()));
+    let restore = Restore(outer);
+    f();
+    let mine = CANCELLED_DURING.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    drop(restore);
+    mine
+}
+
+/// Records a task whose cancellation was requested, if [`cancelled_during`]
+/// is collecting on this thread (`task` is only called then).
+fn note_cancelled(task: impl FnOnce() -> Option<TaskRef>) {
+    let _ = CANCELLED_DURING.try_with(|c| {
+        if let Some(list) = c.borrow_mut().as_mut() {
+            list.extend(task());
+        }
+    });
 }
 
 /// The task running now on this thread, if any (asyncio's
