@@ -73,7 +73,7 @@ pub use blocking::ExecutorFuture;
 pub use common::{DEBUG_ENV_VAR, DEFAULT_SLOW_CALLBACK_DURATION};
 pub use error::{Error, Result};
 pub use exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
-pub use executor::{Executor, Job, ThreadPoolExecutor};
+pub use executor::{Executor, Job, THREAD_JOIN_TIMEOUT, ThreadPoolExecutor};
 pub use extension::LoopExtension;
 pub use future::{CallbackId, LoopFuture};
 pub use handle::{Handle, TimerHandle};

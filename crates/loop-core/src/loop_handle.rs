@@ -405,18 +405,43 @@ impl Loop {
         self.common().set_default_executor(executor);
     }
 
-    /// Shuts the default executor down and waits (off the loop thread) for
-    /// its threads to finish. Later `run_in_executor` calls fail with
-    /// [`Error::ExecutorShutdown`].
+    /// Shuts the default executor down and waits (off the loop thread, with
+    /// the loop running) for its threads to finish, at most
+    /// [`THREAD_JOIN_TIMEOUT`](crate::THREAD_JOIN_TIMEOUT) (300 s). Later
+    /// `run_in_executor` calls fail with [`Error::ExecutorShutdown`].
+    ///
+    /// asyncio's `shutdown_default_executor()` waits without limit unless
+    /// given a timeout, and `asyncio.run` gives it 300 s; this form always
+    /// has that limit. For another limit, or none, use
+    /// [`shutdown_default_executor_timeout`](Loop::shutdown_default_executor_timeout).
     ///
     /// # Errors
     ///
-    /// An OS error if the joining thread could not be started.
+    /// As [`shutdown_default_executor_timeout`](Loop::shutdown_default_executor_timeout).
     ///
     /// # Cancel safety
     ///
     /// Cancelling the wait does not undo the shutdown.
     pub async fn shutdown_default_executor(&self) -> Result<()> {
+        self.shutdown_default_executor_timeout(Some(crate::THREAD_JOIN_TIMEOUT)).await
+    }
+
+    /// Shuts the default executor down and waits for its threads to finish
+    /// for at most `timeout` (`None`: without limit), asyncio 3.12's
+    /// `shutdown_default_executor(timeout)`. When the threads have not
+    /// joined in time it warns (a `tracing` warning, asyncio's
+    /// `RuntimeWarning`) and returns; the threads finish on their own.
+    ///
+    /// # Errors
+    ///
+    /// An OS error if the joining thread could not be started;
+    /// [`Error::NoRunningLoop`] if a timeout must be armed outside a
+    /// running loop.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling the wait does not undo the shutdown.
+    pub async fn shutdown_default_executor_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         let Some(ex) = self.common().take_default_executor() else {
             return Ok(());
         };
@@ -425,7 +450,21 @@ impl Loop {
             ex.shutdown(true);
             tx.send(());
         })?;
-        rx.await
+        let Some(limit) = timeout else {
+            return rx.await;
+        };
+        match crate::helpers::timeout(limit, rx).await {
+            Ok(joined) => joined,
+            Err(Error::TimedOut { .. }) => {
+                tracing::warn!(
+                    target: "tulip",
+                    loop_id = self.id(),
+                    "the default executor did not finish joining its threads within {limit:?}"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     // ----- errors and debug -----
