@@ -21,7 +21,8 @@ impl LoopInner {
     /// Runs one iteration. The phases, in order:
     ///
     /// 1. **Purge** the timer heap if cancelled timers dominate it (more than
-    ///    100 timers and more than half cancelled).
+    ///    100 timers and more than half cancelled), and drop the cancelled
+    ///    timers at its head (both at every iteration, as asyncio does).
     /// 2. **Timeout**: zero if anything is ready, stopping, queued from
     ///    another thread or waiting to run before the poll; else until the
     ///    earliest timer (at most [`MAX_SELECT_TIMEOUT`]); else infinite.
@@ -40,8 +41,12 @@ impl LoopInner {
     pub(crate) fn run_once(&self) -> Result<()> {
         self.iterations.set(self.iterations.get() + 1);
 
-        // 1. Purge.
-        self.timers.borrow_mut().purge_if_needed();
+        // 1. Purge (`next_deadline` drops the cancelled head).
+        let next = {
+            let mut timers = self.timers.borrow_mut();
+            timers.purge_if_needed();
+            timers.next_deadline()
+        };
 
         // 2. Timeout.
         let busy = !self.ready.is_empty()
@@ -51,7 +56,6 @@ impl LoopInner {
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
-            let next = self.timers.borrow_mut().next_deadline();
             next.map(|deadline| {
                 deadline.saturating_duration_since(self.time()).min(MAX_SELECT_TIMEOUT)
             })
