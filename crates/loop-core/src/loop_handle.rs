@@ -208,11 +208,12 @@ impl Loop {
         self.rc.add_reader(fd.as_fd(), Handle::repeating(f))
     }
 
-    /// Stops watching `fd` for reading; returns whether it was watched.
+    /// Stops watching `fd` for reading; returns whether it was watched
+    /// (`false` after `close`, which dropped every watch, as in asyncio).
     ///
     /// # Errors
     ///
-    /// [`Error::LoopClosed`] after `close`.
+    /// None today; the `Result` leaves room for a driver's refusal.
     pub fn remove_reader(&self, fd: impl AsFd) -> Result<bool> {
         self.rc.remove_reader(fd.as_fd())
     }
@@ -227,11 +228,12 @@ impl Loop {
         self.rc.add_writer(fd.as_fd(), Handle::repeating(f))
     }
 
-    /// Stops watching `fd` for writing; returns whether it was watched.
+    /// Stops watching `fd` for writing; returns whether it was watched
+    /// (`false` after `close`, as in asyncio).
     ///
     /// # Errors
     ///
-    /// [`Error::LoopClosed`] after `close`.
+    /// None today; the `Result` leaves room for a driver's refusal.
     pub fn remove_writer(&self, fd: impl AsFd) -> Result<bool> {
         self.rc.remove_writer(fd.as_fd())
     }

@@ -88,8 +88,11 @@ impl LoopInner {
         self.io.borrow_mut().add(&mut **self.driver.borrow_mut(), fd, dir, handle)
     }
 
+    /// A closed loop watches nothing: removing returns `false` (asyncio).
     fn remove_io(&self, fd: BorrowedFd<'_>, dir: Direction) -> Result<bool> {
-        self.check_open()?;
+        if self.closed.get() {
+            return Ok(false);
+        }
         Ok(self.io.borrow_mut().remove(&mut **self.driver.borrow_mut(), fd, dir))
     }
 
