@@ -380,13 +380,17 @@ impl Loop {
     /// Runs blocking `f` on the default executor and resolves to its result
     /// (asyncio's `run_in_executor(None, f)`). The loop never blocks.
     ///
-    /// The future resolves to [`Error::ExecutorShutdown`] if the default
-    /// executor was shut down, and to [`Error::Panicked`] if `f` panicked.
+    /// The future resolves to [`Error::LoopClosed`] after `close`, to
+    /// [`Error::ExecutorShutdown`] if the default executor was shut down,
+    /// and to [`Error::Panicked`] if `f` panicked.
     pub fn run_in_executor<T, F>(&self, f: F) -> crate::blocking::ExecutorFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        if self.is_closed() {
+            return crate::blocking::ExecutorFuture::failed(Error::LoopClosed);
+        }
         match self.common().default_executor() {
             Ok(ex) => crate::blocking::submit(&*ex, f),
             Err(e) => crate::blocking::ExecutorFuture::failed(e),
@@ -394,11 +398,17 @@ impl Loop {
     }
 
     /// Runs blocking `f` on `executor` (asyncio's `run_in_executor(ex, f)`).
+    ///
+    /// The future resolves to [`Error::LoopClosed`] after `close` (`f` is
+    /// not run), as in asyncio.
     pub fn run_in<T, F>(&self, executor: &dyn Executor, f: F) -> crate::blocking::ExecutorFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        if self.is_closed() {
+            return crate::blocking::ExecutorFuture::failed(Error::LoopClosed);
+        }
         crate::blocking::submit(executor, f)
     }
 

@@ -265,3 +265,17 @@ fn shutdown_default_executor_gives_up_after_its_timeout_and_warns() {
     assert!(matches!(refused, Err(Error::ExecutorShutdown)), "{refused:?}");
     lp.close().unwrap();
 }
+
+#[test]
+fn run_in_executor_on_a_closed_loop_fails_with_loop_closed() {
+    // asyncio: run_in_executor on a closed loop raises "Event loop is
+    // closed", whichever executor it names.
+    let lp = Loop::new().unwrap();
+    lp.close().unwrap();
+    let default = futures_lite::future::block_on(lp.run_in_executor(|| 1));
+    assert!(matches!(default, Err(Error::LoopClosed)), "{default:?}");
+    let pool = ThreadPoolExecutor::new(1);
+    let given = futures_lite::future::block_on(lp.run_in(&pool, || 1));
+    assert!(matches!(given, Err(Error::LoopClosed)), "{given:?}");
+    pool.shutdown(true);
+}
