@@ -31,7 +31,9 @@ struct Inner<T: 'static> {
 /// `asyncio.Future`, made by [`Loop::create_future`]).
 ///
 /// Clones share the outcome. Awaiting it (for `T: Clone`) yields a clone of
-/// the result, or the error it was failed or cancelled with. Done callbacks
+/// the result, or the error it was failed or cancelled with; awaiting it
+/// pending while another loop runs yields [`Error::InvalidArgument`] (as
+/// asyncio refuses a future attached to a different loop). Done callbacks
 /// are scheduled with `call_soon` when the outcome is set, never called
 /// inline.
 pub struct LoopFuture<T: 'static> {
@@ -199,6 +201,14 @@ impl<T: Clone + 'static> Future for LoopFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         match &mut *self.inner.state.borrow_mut() {
             State::Done(r) => Poll::Ready(r.clone()),
+            // asyncio refuses to await a future of another loop.
+            State::Pending { .. }
+                if crate::policy::another_loop_runs(|lp| self.inner.owner.points_to(lp)) =>
+            {
+                Poll::Ready(Err(Error::InvalidArgument(
+                    "the awaited future belongs to another event loop than the running one".into(),
+                )))
+            }
             State::Pending { wakers, .. } => {
                 if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
                     wakers.push(cx.waker().clone());

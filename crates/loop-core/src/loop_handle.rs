@@ -40,6 +40,11 @@ impl WeakLoop {
     pub fn upgrade(&self) -> Option<Loop> {
         self.weak.upgrade().map(|rc| Loop { rc })
     }
+
+    /// Whether this refers to `lp` (without upgrading).
+    pub(crate) fn points_to(&self, lp: &Loop) -> bool {
+        std::ptr::eq(self.weak.as_ptr(), Rc::as_ptr(&lp.rc))
+    }
 }
 
 impl fmt::Debug for WeakLoop {
@@ -261,7 +266,9 @@ impl Loop {
     /// As [`run_forever`](Loop::run_forever); [`Error::Panicked`] if `fut`
     /// panicked; [`Error::Cancelled`] if its task was cancelled;
     /// [`Error::InvalidState`] if the loop was stopped before `fut`
-    /// completed.
+    /// completed. A [`Task`] or [`LoopFuture`] of another loop (which this
+    /// loop can never complete) resolves at once to
+    /// `Err(`[`Error::InvalidArgument`]`)`, as its own output.
     #[track_caller]
     pub fn run_until_complete<F>(&self, fut: F) -> Result<F::Output>
     where

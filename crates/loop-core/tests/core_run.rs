@@ -138,3 +138,25 @@ fn run_makes_its_loop_the_current_loop_and_clears_it_after() {
     .unwrap();
     assert!(current);
 }
+
+#[test]
+fn run_until_complete_with_another_loop_s_task_or_future_is_an_argument_error() {
+    let lp = Loop::new().unwrap();
+    let other = Loop::new().unwrap();
+    let task = other.create_task(async { 1 }).unwrap();
+    // The race with a sleep on `lp` turns a hang into a failure.
+    let out = core_util::run_with_timeout(&lp, Duration::from_secs(2), task);
+    assert!(
+        matches!(&out, Err(Error::InvalidArgument(m)) if m.contains("another event loop")),
+        "{out:?}"
+    );
+    let fut = other.create_future::<u8>();
+    let out = core_util::run_with_timeout(&lp, Duration::from_secs(2), fut);
+    assert!(matches!(&out, Err(Error::InvalidArgument(_))), "{out:?}");
+    // Its own loop still runs it.
+    let mut task = other.create_task(async { 2 }).unwrap();
+    other.run_until_complete(async {}).unwrap();
+    assert_eq!(task.try_take().unwrap(), 2);
+    lp.close().unwrap();
+    other.close().unwrap();
+}

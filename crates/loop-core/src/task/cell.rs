@@ -123,6 +123,13 @@ impl TaskHeader {
         self.state.get() != TaskState::Pending
     }
 
+    /// Whether this task belongs to `lp`.
+    pub(crate) fn belongs_to(&self, lp: &crate::Loop) -> bool {
+        lp.common().tasks.key().is_some_and(|k| {
+            usize::from(k.index) == self.slot.get().loop_index() && k.serial == self.loop_serial
+        })
+    }
+
     /// Runs `f` on the extras, creating them if needed.
     fn with_extras<R>(&self, f: impl FnOnce(&mut Extras) -> R) -> R {
         let mut extras = self.extras.take().unwrap_or_default();

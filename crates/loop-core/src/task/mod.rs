@@ -202,7 +202,9 @@ impl fmt::Debug for TaskRef {
 ///
 /// Awaiting it yields the task's output, or [`Error::Cancelled`] if the task
 /// was cancelled, or [`Error::Panicked`] if it panicked. Dropping it detaches
-/// the task, which keeps running.
+/// the task, which keeps running. Awaiting a pending task while another loop
+/// runs (which can never run it) yields [`Error::InvalidArgument`] at once,
+/// as `run_until_complete` given another loop's task does.
 pub struct Task<T: 'static> {
     cell: Pin<Rc<dyn TaskOutput<T>>>,
 }
@@ -288,7 +290,16 @@ impl<T: 'static> Future for Task<T> {
         if this.done() {
             return Poll::Ready(this.try_take());
         }
-        let slot = &this.cell.header().join_waker;
+        let header = this.cell.header();
+        // Only its own loop ever runs it: awaited from another, it would
+        // never end (asyncio refuses such an await too).
+        if crate::policy::another_loop_runs(|lp| header.belongs_to(lp)) {
+            return Poll::Ready(Err(Error::InvalidArgument(format!(
+                "the awaited task {} belongs to another event loop than the running one",
+                header.name()
+            ))));
+        }
+        let slot = &header.join_waker;
         let kept = match slot.take() {
             Some(w) if w.will_wake(cx.waker()) => w,
             _ => cx.waker().clone(),

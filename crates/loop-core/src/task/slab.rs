@@ -168,6 +168,11 @@ impl TaskSlab {
         out
     }
 
+    /// The loop's registration, if it has had a task.
+    pub(crate) fn key(&self) -> Option<LoopKey> {
+        self.key.get()
+    }
+
     /// Forgets the loop's registration for wake-ups (close or drop).
     pub(crate) fn unregister(&self) {
         if let Some(key) = self.key.take() {
