@@ -276,6 +276,17 @@ where
         TaskCell { header, stage: StageCell::new(fut) }
     }
 
+    /// Drops the future of a cancelled task and returns how the task ends:
+    /// `Cancelled`, or `Panicked` if the future's drop — the task's cleanup
+    /// — panicked (asyncio: an exception raised while handling the
+    /// cancellation is the task's outcome, not `CancelledError`).
+    fn drop_for_cancel(&self) -> Error {
+        match self.stage.drop_future() {
+            Ok(()) => self.header.cancelled_error(),
+            Err(payload) => Error::Panicked(panic_message(&*payload)),
+        }
+    }
+
     /// Records the outcome, wakes the awaiter, schedules done callbacks and
     /// reports a failure nobody can observe any more.
     fn finish(&self, me: &TaskPtr, result: Result<T>) {
@@ -351,8 +362,8 @@ where
             return true;
         }
         if h.flags.get(CANCEL_REQUESTED) {
-            let _ = self.stage.drop_future();
-            self.finish(me, Err(h.cancelled_error()));
+            let outcome = self.drop_for_cancel();
+            self.finish(me, Err(outcome));
             return true;
         }
         let prev = CURRENT_TASK.with(|c| c.replace(Some(TaskRef(me.clone()))));
@@ -378,8 +389,8 @@ where
     }
 
     fn abort(&self, me: &TaskPtr) {
-        let _ = self.stage.drop_future();
-        self.finish(me, Err(self.header.cancelled_error()));
+        let outcome = self.drop_for_cancel();
+        self.finish(me, Err(outcome));
     }
 
     fn report_unretrieved(&self, me: &TaskPtr) {

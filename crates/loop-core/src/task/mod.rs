@@ -126,7 +126,10 @@ impl TaskRef {
     /// and its awaiter sees [`Error::Cancelled`]. Returns `false` if the task
     /// is already done. A task that requests its own cancellation and then
     /// returns without waiting ends cancelled too (its output is dropped),
-    /// as in asyncio; a panic after the request stays the task's outcome.
+    /// as in asyncio; a panic after the request stays the task's outcome,
+    /// and so does a panic while its future is dropped (its cleanup, where
+    /// asyncio would raise in a `finally`): the task then ends with
+    /// [`Error::Panicked`].
     pub fn cancel(&self) -> bool {
         self.h().cancel(None)
     }
@@ -165,6 +168,15 @@ impl TaskRef {
     /// Where the task was created.
     pub fn site(&self) -> &'static Location<'static> {
         self.h().site
+    }
+
+    /// The task's failure if it failed (not cancelled) and nobody has
+    /// retrieved or reported it yet; marks it retrieved.
+    pub(crate) fn take_unreported_failure(&self) -> Option<Error> {
+        if self.h().state.get() != TaskState::Failed || self.h().flags.replace(RETRIEVED, true) {
+            return None;
+        }
+        self.0.peek_error()
     }
 
     /// Schedules `f` with `call_soon` once the task is done (at once if it
