@@ -134,8 +134,11 @@ impl Drop for PanicsWhenDropped {
     }
 }
 
+/// Each report's message and error.
+type Reports = Rc<RefCell<Vec<(String, Option<Error>)>>>;
+
 /// Records every report's message and error.
-fn record(lp: &Loop) -> Rc<RefCell<Vec<(String, Option<Error>)>>> {
+fn record(lp: &Loop) -> Reports {
     let log = Rc::new(RefCell::new(Vec::new()));
     let l2 = log.clone();
     lp.set_exception_handler(Some(Rc::new(move |_: &Loop, ctx: &loop_core::ExceptionContext| {
@@ -152,13 +155,11 @@ fn a_leftover_task_failing_in_its_cleanup_at_shutdown_reaches_the_handler() {
     let runner = Runner::new().unwrap();
     let reports = record(runner.get_loop());
     let lp = runner.get_loop().clone();
-    let kept = runner
-        .run(async move {
-            lp.create_task(async {
-                let _guard = PanicsWhenDropped;
-                sleep(Duration::from_secs(3600)).await.unwrap();
-            })
-            .unwrap()
+    // Started (holding its guard) by the run below; its handle is kept.
+    let kept = lp
+        .create_task(async {
+            let _guard = PanicsWhenDropped;
+            sleep(Duration::from_secs(3600)).await.unwrap();
         })
         .unwrap();
     let detached_lp = runner.get_loop().clone();
