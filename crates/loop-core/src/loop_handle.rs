@@ -145,7 +145,7 @@ impl Loop {
         let when = self.time().checked_add(delay).ok_or_else(|| {
             Error::InvalidArgument(format!("delay {delay:?} overflows the loop's clock"))
         })?;
-        self.rc.call_at(when, Handle::new(f))
+        self.rc.call_at(when, f)
     }
 
     /// Schedules `f` to run at `when` on the loop's clock.
@@ -155,7 +155,7 @@ impl Loop {
     /// [`Error::LoopClosed`] after `close`.
     #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> Result<TimerHandle> {
-        self.rc.call_at(when, Handle::new(f))
+        self.rc.call_at(when, f)
     }
 
     /// Schedules `f` to run at the end of the current iteration, after the

@@ -163,9 +163,12 @@ impl LoopInner {
         Ok(())
     }
 
-    pub(crate) fn call_at(&self, when: Instant, handle: Handle) -> Result<TimerHandle> {
+    #[track_caller]
+    pub(crate) fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> Result<TimerHandle> {
         self.check_open()?;
-        Ok(self.timers.borrow_mut().push(when, handle))
+        let mut timers = self.timers.borrow_mut();
+        let handle = Handle::timer(f, timers.cancelled_counter());
+        Ok(timers.push(when, handle))
     }
 
     pub(crate) fn call_before_poll(&self, handle: Handle) -> Result<()> {
