@@ -164,3 +164,44 @@ fn protocol_callbacks_receive_an_error_that_converts() {
     let e: Error = lost.into();
     assert_eq!(e.kind(), ErrorKind::Closed);
 }
+
+#[test]
+fn tls_failures_are_one_kind_and_tls_timeouts_are_timeouts() {
+    assert_eq!(Error::from(TransportError::TlsHandshakeEof).kind(), ErrorKind::Tls);
+    let bad_cert =
+        TransportError::TlsHandshake(tulip::transports::rustls::Error::InvalidCertificate(
+            tulip::transports::rustls::CertificateError::UnknownIssuer,
+        ));
+    assert_eq!(Error::from(bad_cert).kind(), ErrorKind::Tls);
+    let slow = TransportError::TlsHandshakeTimeout(std::time::Duration::from_secs(60));
+    assert!(Error::from(slow).is_timed_out());
+    let config = TransportError::TlsConfig("no roots".into());
+    assert_eq!(Error::from(config).kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn subprocess_errors_convert_and_keep_their_errno() {
+    let err: Error = tulip::run(async {
+        let lp = get_running_loop()?;
+        let spawned = lp
+            .subprocess_exec(
+                || NoOutput,
+                "/nonexistent/tulip-no-such-program",
+                Vec::<String>::new(),
+                tulip::process::SubprocessOptions::new(),
+            )
+            .await;
+        Ok::<_, Error>(spawned.map(drop).unwrap_err().into())
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Os, "{err:?}");
+    assert_eq!(err.raw_os_error(), Some(2), "ENOENT: {err:?}");
+    assert!(matches!(err, Error::Process(tulip::process::Error::ProgramNotFound { .. })));
+    let gone = Error::from(tulip::process::Error::ProcessLookup { pid: 1 });
+    assert_eq!(gone.kind(), ErrorKind::ProcessLookup);
+}
+
+struct NoOutput;
+impl BaseProtocol<SubprocessTransport> for NoOutput {}
+impl SubprocessProtocol for NoOutput {}

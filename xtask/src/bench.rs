@@ -15,6 +15,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("core", "Loop core: callbacks, tasks, timers, cross-thread"),
     ("sync", "Synchronization primitives"),
     ("tcp", "TCP and UDP echo"),
+    ("streams", "TCP echo with streams"),
 ];
 
 /// How the figures are taken, printed under the header.

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use crate::{cargo, workspace_root};
 
 /// Examples that finish by themselves, run to completion by `ci`. Examples
-/// that serve until interrupted (`tcp_echo_server`) are only built.
+/// that serve until interrupted (`tcp_echo_server`,
+/// `tcp_echo_server_streams`) are only built.
 const TERMINATING_EXAMPLES: &[&str] = &[
     "hello_world",
     "display_date",
@@ -16,7 +17,11 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "udp_echo",
     "unix_echo",
     "porting_kv",
+    "tcp_echo_client_streams",
     "tour",
+    "tls_echo_client",
+    "starttls",
+    "subprocess_proto",
 ];
 
 /// How long one example may run before it counts as hung.
@@ -37,6 +42,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     crate::package::run()?;
+    crate::soak::run(&["--short".to_string()])?;
     if !skip_examples {
         cargo(&["build", "--release", "-p", "tulip", "--examples"], &[])?;
         for name in TERMINATING_EXAMPLES {

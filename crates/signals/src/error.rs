@@ -9,8 +9,7 @@ use crate::Signal;
 ///
 /// asyncio raises `ValueError` for an invalid or uncatchable signal
 /// ([`SignalError::InvalidSignal`]) and `RuntimeError` when the handler
-/// cannot be set up ([`SignalError::Install`],
-/// [`SignalError::TooManyLoops`]); `KeyboardInterrupt` out of
+/// cannot be set up ([`SignalError::Install`]); `KeyboardInterrupt` out of
 /// `asyncio.run` is [`SignalError::Interrupted`]. Cheap to clone, `Send +
 /// Sync`; it converts into [`loop_core::Error`] so `?` works in code that
 /// returns the loop's error type.
@@ -35,13 +34,6 @@ pub enum SignalError {
         signal: Signal,
         /// The OS error.
         source: Arc<io::Error>,
-    },
-    /// Every slot of the process-wide subscriber table is taken: too many
-    /// loops have signal handlers at the same time.
-    #[error("too many event loops have signal handlers at once (at most {limit})")]
-    TooManyLoops {
-        /// How many loops may have signal handlers at once.
-        limit: usize,
     },
     /// [`run_with_sigint`](crate::run_with_sigint): SIGINT (Ctrl-C)
     /// cancelled the main task (asyncio's `KeyboardInterrupt`).

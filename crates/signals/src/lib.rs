@@ -21,8 +21,9 @@
 //! # Implementation
 //!
 //! One process-wide OS handler serves every loop. It is async-signal-safe:
-//! it reads a fixed-size, lock-free table of subscribers ([`MAX_LOOPS`]
-//! slots of atomics, one slot per loop with handlers), sets the signal's
+//! it walks a lock-free list of subscribers (one slot of atomics per loop
+//! with handlers; the list grows as needed and reuses released slots, so
+//! there is no limit on how many loops may have handlers), sets the signal's
 //! pending bit in each subscribing slot, and writes to that slot's eventfd
 //! with `write(2)` — no allocation, no lock, `errno` preserved. Each loop
 //! owns its eventfd and watches it with the loop's ordinary reader API; the
@@ -30,9 +31,9 @@
 //! the callbacks with `call_soon`. The write wakes a loop blocked in its
 //! selector. Installing and restoring dispositions (`sigaction`, with
 //! `SA_RESTART`) happens on the calling thread under a mutex that also
-//! counts each signal's subscribers. The loop's reader owns the per-loop
-//! state, so closing the loop, which drops every reader, releases the slot,
-//! closes the eventfd and restores the dispositions.
+//! counts each signal's subscribers. The per-loop state lives in the loop's
+//! extension slot, so closing the loop releases the slot, closes the eventfd
+//! and restores the dispositions.
 //!
 //! # Examples
 //!
@@ -76,10 +77,6 @@ pub use error::SignalError;
 pub use run::{SigintHook, run_with_sigint};
 pub use signal::Signal;
 pub use signal_ext::SignalExt;
-
-/// How many loops of one process may have signal handlers at the same time
-/// (the size of the process-wide subscriber table).
-pub const MAX_LOOPS: usize = sys::MAX_LOOPS;
 
 /// Sends `sig` to the process `pid` (`kill(2)`, Python's `os.kill`);
 /// `kill(std::process::id(), sig)` signals this process.

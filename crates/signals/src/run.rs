@@ -45,8 +45,8 @@ use crate::{Signal, SignalError, SignalExt};
 /// ([`AnotherLoopRunning`](Error::AnotherLoopRunning) when called from a
 /// running loop, the main task's [`Panicked`](Error::Panicked) or
 /// [`Cancelled`](Error::Cancelled), an OS error creating the loop);
-/// [`SignalError::Install`] / [`SignalError::Io`] /
-/// [`SignalError::TooManyLoops`] when the SIGINT handler cannot be set up.
+/// [`SignalError::Install`] / [`SignalError::Io`] when the SIGINT handler
+/// cannot be set up.
 ///
 /// # Examples
 ///

@@ -59,7 +59,15 @@ use crate::{Signal, SignalError};
 /// lp.close()?;
 /// # Ok::<(), loop_signals::SignalError>(())
 /// ```
-pub trait SignalExt {
+///
+/// Sealed: implemented for [`Loop`] only, so methods can be added without
+/// breaking anyone:
+///
+/// ```compile_fail,E0277
+/// struct MyLoop;
+/// impl loop_signals::SignalExt for MyLoop {}
+/// ```
+pub trait SignalExt: sealed::Sealed {
     /// Runs `f` on this loop every time `sig` is delivered to the process
     /// (asyncio's `add_signal_handler`). Replaces this loop's previous
     /// handler of `sig`.
@@ -70,8 +78,7 @@ pub trait SignalExt {
     /// this system, for `SIGKILL` and `SIGSTOP`, for the fault signals
     /// (`SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`) and for a signal the OS
     /// refuses; [`SignalError::Install`] if the OS handler cannot be
-    /// installed; [`SignalError::TooManyLoops`] if too many loops have
-    /// handlers at once; [`SignalError::Io`] if the wake-up descriptor
+    /// installed; [`SignalError::Io`] if the wake-up descriptor
     /// cannot be created; [`SignalError::Loop`] with
     /// [`LoopClosed`](loop_core::Error::LoopClosed) after `close`.
     fn add_signal_handler(
@@ -108,4 +115,10 @@ impl SignalExt for Loop {
     fn remove_signal_handler(&self, sig: impl Into<Signal>) -> Result<bool, SignalError> {
         loop_state::remove_handler(self, sig.into())
     }
+}
+
+/// The seal of [`SignalExt`]: only [`Loop`] implements it.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for loop_core::Loop {}
 }

@@ -9,14 +9,20 @@
 //!
 //! # The subscriber table
 //!
-//! [`MAX_LOOPS`] slots, fixed at compile time. A loop with at least one
-//! signal handler leases one slot ([`SlotLease`]) and owns its own eventfd.
+//! A grow-only, lock-free list of slots with no fixed size: a loop with at
+//! least one signal handler leases one slot ([`SlotLease`]) and owns its own
+//! eventfd. A slot is allocated (on an ordinary thread, under the control
+//! mutex) only when no released one is free, is pushed at the head of the
+//! list, and is never freed — it goes back to the free list instead — so
+//! the OS handler can follow the list's pointers at any time, and the
+//! memory is bounded by the most loops that had handlers at once (a few
+//! dozen bytes each).
 //! A slot holds three atomics the OS handler reads: the eventfd to write
 //! (`wake_fd`), the set of signals the loop subscribed to (`subscribed`, bit
 //! `n - 1` for signal `n`) and the set of signals received but not yet
 //! consumed (`pending`). A fourth, `busy`, counts handlers inside the slot.
 //!
-//! The OS handler ([`on_signal`]) walks the slots; for each that subscribed
+//! The OS handler ([`on_signal`]) walks the list; for each that subscribed
 //! to the signal it sets the pending bit, then writes 1 to the eventfd. It
 //! takes no lock and allocates nothing: atomics and `write(2)` only, and it
 //! saves and restores `errno`. Every subscriber gets every delivery (the
@@ -38,7 +44,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use nix::errno::Errno;
@@ -48,13 +54,11 @@ use rustix::event::{EventfdFlags, eventfd};
 
 use crate::{Signal, SignalError};
 
-/// How many loops may have signal handlers at the same time.
-pub(crate) const MAX_LOOPS: usize = 64;
-
 /// The highest signal number the 64-bit masks can hold (Linux's `SIGRTMAX`).
 const MAX_SIGNAL: i32 = 64;
 
 /// One loop's entry in the table.
+#[derive(Debug)]
 struct Slot {
     /// The loop's eventfd, or -1 when the slot is free.
     wake_fd: AtomicI32,
@@ -64,6 +68,8 @@ struct Slot {
     pending: AtomicU64,
     /// OS handlers currently inside this slot.
     busy: AtomicU32,
+    /// The next slot of the list; set once, before the slot is published.
+    next: AtomicPtr<Slot>,
 }
 
 impl Slot {
@@ -73,6 +79,7 @@ impl Slot {
             subscribed: AtomicU64::new(0),
             pending: AtomicU64::new(0),
             busy: AtomicU32::new(0),
+            next: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -104,12 +111,29 @@ impl Slot {
     }
 }
 
-static SLOTS: [Slot; MAX_LOOPS] = [const { Slot::free() }; MAX_LOOPS];
+/// The head of the list of every slot ever allocated. Written only under
+/// [`CONTROL`]; read by the OS handler.
+static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+
+/// Every slot of the list, from the head. Async-signal-safe: atomic loads
+/// only.
+fn slots() -> impl Iterator<Item = &'static Slot> {
+    let mut next = SLOTS.load(SeqCst);
+    std::iter::from_fn(move || {
+        // SAFETY: every pointer in the list comes from `Box::leak` in
+        // `SlotLease::acquire` and was fully initialised before it was
+        // published with a SeqCst store; slots are never freed, so the
+        // reference is valid for 'static.
+        let slot: &'static Slot = unsafe { next.as_ref()? };
+        next = slot.next.load(SeqCst);
+        Some(slot)
+    })
+}
 
 /// The state changed only under [`CONTROL`], never by the OS handler.
 struct Control {
-    /// Bit `i`: slot `i` is leased.
-    leased: u64,
+    /// Released slots, ready to be leased again.
+    free: Vec<&'static Slot>,
     /// How many slots subscribe to each signal, indexed by number.
     subscribers: [u32; MAX_SIGNAL as usize + 1],
     /// The action each signal had before its first subscriber installed
@@ -118,7 +142,7 @@ struct Control {
 }
 
 static CONTROL: Mutex<Control> = Mutex::new(Control {
-    leased: 0,
+    free: Vec::new(),
     subscribers: [0; MAX_SIGNAL as usize + 1],
     previous: [None; MAX_SIGNAL as usize + 1],
 });
@@ -139,7 +163,7 @@ fn signal_bit(sig: i32) -> Option<u64> {
 extern "C" fn on_signal(sig: libc::c_int) {
     let saved = Errno::last_raw();
     if let Some(bit) = signal_bit(sig) {
-        for slot in &SLOTS {
+        for slot in slots() {
             slot.deliver(bit);
         }
     }
@@ -252,31 +276,34 @@ pub(crate) fn kill(pid: i32, sig: Signal) -> io::Result<()> {
 /// where it was the last subscriber), frees the slot and closes the eventfd.
 #[derive(Debug)]
 pub(crate) struct SlotLease {
-    index: usize,
+    slot: &'static Slot,
     fd: OwnedFd,
 }
 
 impl SlotLease {
-    /// Leases a free slot with a new eventfd.
+    /// Leases a slot (a released one, or a new one) with a new eventfd.
     ///
     /// # Errors
     ///
-    /// [`SignalError::TooManyLoops`] when every slot is leased;
     /// [`SignalError::Io`] when the eventfd cannot be created.
     pub(crate) fn acquire() -> Result<SlotLease, SignalError> {
         let fd =
             eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).map_err(io::Error::from)?;
         let mut ctl = control();
-        let index = (!ctl.leased).trailing_zeros() as usize;
-        if index >= MAX_LOOPS {
-            return Err(SignalError::TooManyLoops { limit: MAX_LOOPS });
-        }
-        ctl.leased |= 1 << index;
-        let slot = &SLOTS[index];
+        let slot = match ctl.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot: &'static Slot = Box::leak(Box::new(Slot::free()));
+                // Only this thread (holding CONTROL) writes the head.
+                slot.next.store(SLOTS.load(SeqCst), SeqCst);
+                SLOTS.store(ptr::from_ref(slot).cast_mut(), SeqCst);
+                slot
+            }
+        };
         slot.subscribed.store(0, SeqCst);
         slot.pending.store(0, SeqCst);
         slot.wake_fd.store(fd.as_raw_fd(), SeqCst);
-        Ok(SlotLease { index, fd })
+        Ok(SlotLease { slot, fd })
     }
 
     /// The eventfd the loop watches.
@@ -285,7 +312,7 @@ impl SlotLease {
     }
 
     fn slot(&self) -> &'static Slot {
-        &SLOTS[self.index]
+        self.slot
     }
 
     /// Subscribes this slot to `sig` and (re)installs the OS handler.
@@ -408,9 +435,16 @@ impl Drop for SlotLease {
             std::thread::yield_now();
         }
         slot.pending.store(0, SeqCst);
-        ctl.leased &= !(1 << self.index);
+        ctl.free.push(self.slot);
         // `self.fd` closes after this, with no handler able to write to it.
     }
+}
+
+/// Test support: how many slots exist (leased or free).
+#[cfg(test)]
+pub(crate) fn slot_count() -> usize {
+    let _ctl = control();
+    slots().count()
 }
 
 /// Test support: how many slots subscribe to `sig`.
@@ -452,14 +486,29 @@ mod tests {
         // SIGWINCH's default action is to ignore it, so this test cannot
         // kill the test process whatever the timing.
         let lease = SlotLease::acquire().unwrap();
-        let index = lease.index;
+        let slot = lease.slot;
         lease.subscribe(Signal::SIGWINCH).unwrap();
         lease.subscribe(Signal::SIGWINCH).unwrap();
         assert!(subscriber_count(Signal::SIGWINCH) >= 1);
         kill(std::process::id() as i32, Signal::SIGWINCH).unwrap();
         drop(lease);
-        assert_eq!(SLOTS[index].wake_fd.load(SeqCst), -1);
-        assert_eq!(SLOTS[index].subscribed.load(SeqCst), 0);
-        assert_eq!(control().leased & (1 << index), 0);
+        assert_eq!(slot.wake_fd.load(SeqCst), -1);
+        assert_eq!(slot.subscribed.load(SeqCst), 0);
+        assert!(control().free.iter().any(|s| std::ptr::eq(*s, slot)));
+    }
+
+    #[test]
+    fn the_table_grows_past_any_fixed_size_and_reuses_released_slots() {
+        let leases: Vec<SlotLease> = (0..200).map(|_| SlotLease::acquire().unwrap()).collect();
+        let grown = slot_count();
+        assert!(grown >= 200, "{grown} slots for 200 leases");
+        // Every leased slot is in the list the handler walks.
+        for lease in &leases {
+            assert!(slots().any(|s| std::ptr::eq(s, lease.slot)));
+        }
+        drop(leases);
+        let again: Vec<SlotLease> = (0..200).map(|_| SlotLease::acquire().unwrap()).collect();
+        assert!(slot_count() <= grown + 4, "released slots are reused, not leaked");
+        drop(again);
     }
 }

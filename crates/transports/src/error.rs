@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::address::Address;
 
@@ -87,6 +88,32 @@ pub enum Error {
     /// "sendfile is in progress").
     #[error("unable to write: sendfile is in progress")]
     SendfileInProgress,
+    /// The TLS handshake failed: the peer's certificate is not trusted or
+    /// does not match the server name, the peer sent an alert, or it sent
+    /// bytes that are not TLS. rustls' error says which; the application
+    /// protocol never got `connection_made`.
+    #[error("TLS handshake failed: {0}")]
+    TlsHandshake(rustls::Error),
+    /// A TLS failure after the handshake (a corrupt record, an alert from
+    /// the peer).
+    #[error("TLS error: {0}")]
+    Tls(rustls::Error),
+    /// The TLS handshake did not complete in time (asyncio's
+    /// `ssl_handshake_timeout`, 60 s by default).
+    #[error("the TLS handshake did not complete within {0:?}")]
+    TlsHandshakeTimeout(Duration),
+    /// The peer did not answer close_notify in time (asyncio's
+    /// `ssl_shutdown_timeout`, 30 s by default): the connection was
+    /// aborted.
+    #[error("the TLS shutdown did not complete within {0:?}")]
+    TlsShutdownTimeout(Duration),
+    /// The peer closed the connection before the TLS handshake completed.
+    #[error("the peer closed the connection during the TLS handshake")]
+    TlsHandshakeEof,
+    /// A TLS configuration could not be built (no system root
+    /// certificates, an unusable certificate store, …).
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
     /// A protocol callback panicked; the transport was closed.
     #[error("protocol callback {callback} panicked: {message}")]
     ProtocolPanicked {

@@ -15,9 +15,10 @@ use crate::address::{Address, UnixAddress};
 use crate::dns::{AddrInfo, AddrInfoHints};
 use crate::error::Result;
 use crate::options::{ConnectOptions, Hosts, ServerOptions};
-use crate::protocol::{DatagramProtocol, IntoStreamProtocol};
+use crate::protocol::{DatagramProtocol, IntoStreamProtocol, StreamProtocolRef};
 use crate::tcp;
 use crate::tcp::server::Server;
+use crate::tls::{TlsAccept, TlsConnect, TlsRole};
 use crate::transport::{DatagramTransportRef, FdKind, TransportRef};
 use crate::udp::{DatagramOptions, Endpoint};
 use crate::unix::UnixServerOptions;
@@ -31,7 +32,15 @@ use crate::{dns, pipe, sendfile, sock_ops, udp, unix};
 /// returns both. `P` may be a [`Protocol`](crate::Protocol) or a
 /// [`BufferedProtocol`](crate::BufferedProtocol) (the `M` marker is
 /// inferred).
-pub trait NetExt {
+///
+/// Sealed: implemented for [`Loop`] only, so methods can be added without
+/// breaking anyone:
+///
+/// ```compile_fail,E0277
+/// struct MyLoop;
+/// impl loop_transports::NetExt for MyLoop {}
+/// ```
+pub trait NetExt: sealed::Sealed {
     /// Opens a TCP connection to `host:port` (asyncio's
     /// `create_connection`). `host` is resolved off the loop thread and every
     /// address is tried in turn — or raced, with
@@ -161,6 +170,92 @@ pub trait NetExt {
     ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
     where
         P: IntoStreamProtocol<M>;
+
+    /// [`create_unix_connection`](NetExt::create_unix_connection) with TLS
+    /// (asyncio's `ssl=`): returns once the handshake completed and the
+    /// protocol's `connection_made` ran. There is no host to check the
+    /// certificate against, so `tls` must carry a
+    /// [`server_hostname`](TlsConnect::server_hostname) (or be built with
+    /// [`dangerous_no_hostname_check`](TlsConnect::dangerous_no_hostname_check)).
+    ///
+    /// # Errors
+    ///
+    /// As [`create_unix_connection`](NetExt::create_unix_connection), and
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) without a
+    /// server name; the handshake's errors as
+    /// [`create_connection`](NetExt::create_connection) with TLS.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the connection, during the handshake too.
+    fn create_unix_connection_tls<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        path: Option<UnixAddress>,
+        sock: Option<OwnedFd>,
+        tls: TlsConnect,
+    ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// [`connect_accepted_socket`](NetExt::connect_accepted_socket) with
+    /// TLS, as the server side of the handshake (asyncio's `ssl=`, which
+    /// makes it server-side too); returns once the handshake completed.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_accepted_socket`](NetExt::connect_accepted_socket);
+    /// the handshake's errors ([`Error::TlsHandshake`](crate::Error::TlsHandshake),
+    /// [`Error::TlsHandshakeTimeout`](crate::Error::TlsHandshakeTimeout),
+    /// [`Error::TlsHandshakeEof`](crate::Error::TlsHandshakeEof)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the connection.
+    fn connect_accepted_socket_tls<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        sock: OwnedFd,
+        tls: TlsAccept,
+    ) -> impl Future<Output = Result<(TransportRef, Rc<RefCell<P>>)>>
+    where
+        P: IntoStreamProtocol<M>;
+
+    /// Upgrades the live `transport` to TLS (asyncio's `loop.start_tls`):
+    /// the handshake runs over it — as client or server, as `tls` says —
+    /// and the TLS transport is returned once it completed. `protocol` (the
+    /// application's, usually the one already on `transport`) receives the
+    /// decrypted data from then on; as in asyncio it does not get
+    /// `connection_made` again, but gets `connection_lost` when the TLS
+    /// connection ends. `transport` may itself be TLS (TLS in TLS, the
+    /// HTTPS-proxy case).
+    ///
+    /// The old transport is unusable from this call on: its writes fail
+    /// with [`Error::InvalidState`](crate::Error::InvalidState), its
+    /// `close` / `abort` / `pause_reading` / `resume_reading` act on the
+    /// TLS transport, and `set_protocol` is ignored. Data the peer sent in
+    /// plain before its handshake and that the old protocol has not read
+    /// is the protocol's.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) when `transport` is
+    /// closing; [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// for a client without a server name;
+    /// [`Error::TlsHandshake`](crate::Error::TlsHandshake),
+    /// [`Error::TlsHandshakeTimeout`](crate::Error::TlsHandshakeTimeout),
+    /// [`Error::TlsHandshakeEof`](crate::Error::TlsHandshakeEof) when the
+    /// handshake fails (the connection is closed then).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future aborts the connection.
+    fn start_tls(
+        &self,
+        transport: &TransportRef,
+        protocol: StreamProtocolRef,
+        tls: impl Into<TlsRole>,
+    ) -> impl Future<Output = Result<TransportRef>>;
 
     /// Creates a datagram endpoint: UDP, or Unix datagrams (asyncio's
     /// `create_datagram_endpoint`). The arguments are checked as asyncio
@@ -320,7 +415,9 @@ pub trait NetExt {
 /// Receiving and accepting are cancel-safe (nothing is consumed before the
 /// future completes); `sock_sendall` and `sock_sendfile` may have sent part
 /// of the data when dropped.
-pub trait SockExt {
+///
+/// Sealed: implemented for [`Loop`] only.
+pub trait SockExt: sealed::Sealed {
     /// Receives up to `n` bytes (`recv`); empty at EOF.
     fn sock_recv(&self, sock: impl AsFd, n: usize) -> impl Future<Output = Result<Vec<u8>>>;
     /// Receives into `buf`; the number of bytes.
@@ -409,7 +506,7 @@ impl NetExt for Loop {
     where
         P: IntoStreamProtocol<M>,
     {
-        unix::create_unix_connection(self, factory, path, sock).await
+        unix::create_unix_connection(self, factory, path, sock, None).await
     }
 
     async fn create_unix_server<P, M>(
@@ -433,7 +530,41 @@ impl NetExt for Loop {
     where
         P: IntoStreamProtocol<M>,
     {
-        unix::connect_accepted_socket(self, factory, sock).await
+        unix::connect_accepted_socket(self, factory, sock, None).await
+    }
+
+    async fn create_unix_connection_tls<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        path: Option<UnixAddress>,
+        sock: Option<OwnedFd>,
+        tls: TlsConnect,
+    ) -> Result<(TransportRef, Rc<RefCell<P>>)>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        unix::create_unix_connection(self, factory, path, sock, Some(&tls)).await
+    }
+
+    async fn connect_accepted_socket_tls<P, M>(
+        &self,
+        factory: impl FnOnce() -> P,
+        sock: OwnedFd,
+        tls: TlsAccept,
+    ) -> Result<(TransportRef, Rc<RefCell<P>>)>
+    where
+        P: IntoStreamProtocol<M>,
+    {
+        unix::connect_accepted_socket(self, factory, sock, Some(&tls)).await
+    }
+
+    async fn start_tls(
+        &self,
+        transport: &TransportRef,
+        protocol: StreamProtocolRef,
+        tls: impl Into<TlsRole>,
+    ) -> Result<TransportRef> {
+        crate::tls::start_tls(self, transport, protocol, tls.into()).await
     }
 
     async fn create_datagram_endpoint<P>(
@@ -547,4 +678,10 @@ impl SockExt for Loop {
     ) -> Result<u64> {
         sendfile::sock_sendfile(self, sock.as_fd(), file, offset, count, fallback).await
     }
+}
+
+/// The seal of [`NetExt`] and [`SockExt`]: only [`Loop`] implements them.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for loop_core::Loop {}
 }

@@ -106,6 +106,7 @@ mod sendfile;
 mod sock_ops;
 mod sys;
 mod tcp;
+pub mod tls;
 mod transport;
 mod udp;
 mod unix;
@@ -122,7 +123,10 @@ pub use protocol::{
     BaseProtocol, BufferedProtocol, DatagramProtocol, DatagramProtocolRef, IntoStreamProtocol,
     Protocol, StreamProtocolRef, marker,
 };
+/// The rustls crate this crate's TLS options take configurations of.
+pub use rustls;
 pub use tcp::server::{ACCEPT_RETRY_DELAY, Server};
+pub use tls::{TlsAccept, TlsConnect, TlsRole, TlsTransport};
 pub use transport::{
     BaseTransport, DatagramSocketTransport, DatagramTransport, DatagramTransportRef, ExtraInfo,
     ExtraKey, FdTransport, ReadTransport, Transport, TransportRef, WriteBufferLimits,

@@ -4,6 +4,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::address::Address;
+use crate::tls::{TlsAccept, TlsConnect};
 
 /// An address family (asyncio's `family=` argument).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -75,6 +76,11 @@ pub struct ConnectOptions {
     pub interleave: Option<usize>,
     /// Set `TCP_NODELAY` (on by default, as asyncio since 3.6).
     pub nodelay: bool,
+    /// TLS over the connection (asyncio's `ssl=`, `server_hostname=`,
+    /// `ssl_handshake_timeout=`, `ssl_shutdown_timeout=`): the call
+    /// returns once the handshake completed. The server name defaults to
+    /// `host`.
+    pub tls: Option<TlsConnect>,
 }
 
 impl Default for ConnectOptions {
@@ -88,6 +94,7 @@ impl Default for ConnectOptions {
             happy_eyeballs_delay: None,
             interleave: None,
             nodelay: true,
+            tls: None,
         }
     }
 }
@@ -165,6 +172,12 @@ pub struct ServerOptions {
     pub start_serving: bool,
     /// Set `TCP_NODELAY` on accepted connections (default on).
     pub nodelay: bool,
+    /// TLS on every accepted connection (asyncio's `ssl=`,
+    /// `ssl_handshake_timeout=`, `ssl_shutdown_timeout=`): each
+    /// protocol's `connection_made` runs after its handshake; a failed
+    /// handshake never reaches the protocol (it is logged with `tracing`
+    /// at debug level).
+    pub tls: Option<TlsAccept>,
 }
 
 impl Default for ServerOptions {
@@ -178,6 +191,7 @@ impl Default for ServerOptions {
             reuse_port: false,
             start_serving: true,
             nodelay: true,
+            tls: None,
         }
     }
 }

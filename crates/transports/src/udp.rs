@@ -34,6 +34,13 @@ impl Endpoint {
     }
 }
 
+impl From<std::net::SocketAddr> for Endpoint {
+    /// An address needs no resolution: its IP, as text, and its port.
+    fn from(addr: std::net::SocketAddr) -> Self {
+        Endpoint::Inet(addr.ip().to_string(), addr.port())
+    }
+}
+
 impl From<(&str, u16)> for Endpoint {
     fn from((h, p): (&str, u16)) -> Self {
         Endpoint::Inet(h.to_owned(), p)

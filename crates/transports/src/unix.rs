@@ -18,6 +18,7 @@ use crate::readiness::{Interest, ready};
 use crate::sys;
 use crate::tcp::connect::{check_stream_socket, start_stream};
 use crate::tcp::server::{OwnedPath, ProtocolFactory, Server};
+use crate::tls::{TlsAccept, TlsConnect};
 use crate::transport::TransportRef;
 
 /// Options of [`create_unix_server`](crate::NetExt::create_unix_server).
@@ -26,6 +27,9 @@ pub struct UnixServerOptions {
     /// An already bound Unix stream socket to listen on (the path must then
     /// be `None`).
     pub sock: Option<OwnedFd>,
+    /// TLS on every accepted connection, as
+    /// [`ServerOptions::tls`](crate::ServerOptions::tls).
+    pub tls: Option<TlsAccept>,
     /// The `listen` backlog.
     pub backlog: u32,
     /// Start accepting at once (default).
@@ -40,6 +44,7 @@ impl Default for UnixServerOptions {
     fn default() -> Self {
         UnixServerOptions {
             sock: None,
+            tls: None,
             backlog: DEFAULT_BACKLOG,
             start_serving: true,
             cleanup_socket: true,
@@ -97,10 +102,15 @@ pub(crate) async fn create_unix_connection<P, M>(
     factory: impl FnOnce() -> P,
     path: Option<UnixAddress>,
     sock: Option<OwnedFd>,
+    tls: Option<&TlsConnect>,
 ) -> Result<(TransportRef, Rc<RefCell<P>>)>
 where
     P: IntoStreamProtocol<M>,
 {
+    if let Some(tls) = tls {
+        // Fail on a missing server name before connecting.
+        tls.server_name(None)?;
+    }
     let fd = match (path, sock) {
         (Some(_), Some(_)) => return Err(Error::invalid("path and sock may not both be given")),
         (None, None) => return Err(Error::invalid("path or sock is required")),
@@ -124,7 +134,10 @@ where
             fd
         }
     };
-    start_stream(lp, fd, factory).await
+    match tls {
+        Some(tls) => crate::tls::start_client_stream(lp, fd, factory, tls, None).await,
+        None => start_stream(lp, fd, factory).await,
+    }
 }
 
 /// A failed connection to `addr`: the OS error, kept as is, with the
@@ -169,6 +182,10 @@ pub(crate) async fn create_unix_server(
     // bound to, whoever bound it), to remove it on close only if the path
     // still names that file.
     let owned = if opts.cleanup_socket { socket_file(&fd) } else { None };
+    let factory = match opts.tls {
+        Some(tls) => crate::tls::server_factory(lp, factory, tls)?,
+        None => factory,
+    };
     let server = Server::new(lp, vec![fd], factory, opts.backlog, false, owned);
     if opts.start_serving {
         server.start_serving().await?;
@@ -181,6 +198,7 @@ pub(crate) async fn connect_accepted_socket<P, M>(
     lp: &Loop,
     factory: impl FnOnce() -> P,
     sock: OwnedFd,
+    tls: Option<&TlsAccept>,
 ) -> Result<(TransportRef, Rc<RefCell<P>>)>
 where
     P: IntoStreamProtocol<M>,
@@ -190,5 +208,8 @@ where
     if crate::tcp::connect::is_inet(&sock) {
         let _ = sys::set_nodelay(sock.as_fd(), true);
     }
-    start_stream(lp, sock, factory).await
+    match tls {
+        Some(tls) => crate::tls::start_server_stream(lp, sock, factory, tls).await,
+        None => start_stream(lp, sock, factory).await,
+    }
 }

@@ -4,30 +4,11 @@
 mod util;
 
 use std::cell::{Cell, RefCell};
-use std::io::{Seek, SeekFrom, Write};
 use std::rc::Rc;
 
 use loop_core::Loop;
 use loop_transports::{ConnectOptions, Error, NetExt, Server, TransportRef};
 use util::{Ev, Recorder, recording_server, run, wait_until, within};
-
-/// An unlinked temporary file of `len` bytes with a recognisable pattern.
-fn temp_file(len: usize) -> (std::fs::File, Vec<u8>) {
-    let path =
-        std::env::temp_dir().join(format!("tulip-sendfile-transport-{}-{len}", std::process::id()));
-    let data: Vec<u8> = (0..len).map(|i| (i % 239) as u8).collect();
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    f.write_all(&data).unwrap();
-    f.seek(SeekFrom::Start(0)).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    (f, data)
-}
 
 /// A task running `sendfile`: its result, and the file back.
 type SendfileTask = loop_core::Task<(Result<u64, Error>, std::fs::File)>;
@@ -110,7 +91,7 @@ async fn finish_and_check(
 fn writes_during_a_native_sendfile_are_refused_and_never_interleave() {
     run(|lp| async move {
         let (server, t, peer) = paused_connection(&lp).await;
-        let (f, data) = temp_file(16 << 20);
+        let (f, data) = util::temp_file("sendfile-transport", 16 << 20);
         t.write(b"HEAD").unwrap();
         let (task, started) = start_sendfile(&lp, &t, f, false);
         wait_until("the sendfile task started", || started.get()).await;
@@ -118,7 +99,7 @@ fn writes_during_a_native_sendfile_are_refused_and_never_interleave() {
         assert_refused(&t);
         assert_eq!(t.get_write_buffer_size(), 0, "nothing refused was buffered");
         // A second sendfile on the same transport is refused too.
-        let (f2, _) = temp_file(10);
+        let (f2, _) = util::temp_file("sendfile-transport", 10);
         let r = lp.sendfile(&t, &f2, 0, None, true).await;
         assert!(matches!(r, Err(Error::SendfileInProgress)), "{r:?}");
         finish_and_check(task, t, peer, b"HEAD", &data).await;
@@ -152,7 +133,7 @@ fn writes_during_a_fallback_sendfile_are_refused_and_never_interleave() {
             .await
             .unwrap();
         assert!(!peer_t.is_reading());
-        let (f, data) = temp_file(8 << 20);
+        let (f, data) = util::temp_file("sendfile-transport", 8 << 20);
         t.write(b"HEAD").unwrap();
         let (task, started) = start_sendfile(&lp, &t, f, true);
         wait_until("the sendfile task started", || started.get()).await;

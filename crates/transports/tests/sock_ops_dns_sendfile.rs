@@ -127,22 +127,6 @@ fn getaddrinfo_and_getnameinfo_off_the_loop() {
     });
 }
 
-fn temp_file(len: usize) -> (std::fs::File, Vec<u8>) {
-    let path = std::env::temp_dir().join(format!("tulip-sendfile-{}-{len}", std::process::id()));
-    let data: Vec<u8> = (0..len).map(|i| (i % 239) as u8).collect();
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    f.write_all(&data).unwrap();
-    f.seek(SeekFrom::Start(0)).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    (f, data)
-}
-
 #[test]
 fn sendfile_over_a_transport_with_offset_and_count() {
     run(|lp| async move {
@@ -159,17 +143,8 @@ fn sendfile_over_a_transport_with_offset_and_count() {
             .await
             .unwrap();
         let port = server.addresses()[0].port().unwrap();
-        let l2 = lp.clone();
-        let (t, _c) = lp
-            .create_connection(
-                move || Recorder::new(&l2),
-                "127.0.0.1",
-                port,
-                ConnectOptions::default(),
-            )
-            .await
-            .unwrap();
-        let (mut f, data) = temp_file(2 << 20);
+        let (t, _c) = util::connect_recorder(&lp, port).await;
+        let (mut f, data) = util::temp_file("sendfile", 2 << 20);
         t.write(b"HEAD").unwrap();
         let sent = lp.sendfile(&t, &f, 100, Some(1_000_000), false).await.unwrap();
         assert_eq!(sent, 1_000_000);
@@ -187,7 +162,7 @@ fn sendfile_over_a_transport_with_offset_and_count() {
 #[test]
 fn sock_sendfile_and_not_available_without_fallback() {
     run(|lp| async move {
-        let (f, data) = temp_file(300_000);
+        let (f, data) = util::temp_file("sendfile", 300_000);
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
         b.set_nonblocking(true).unwrap();
@@ -244,7 +219,7 @@ fn sendfile_not_available_on_an_append_socket_falls_back_and_moves_the_position(
     // sendfile(2) refuses a destination opened with O_APPEND (EINVAL): a
     // real "not available" case with a regular file.
     run(|lp| async move {
-        let (f, data) = temp_file(600_000);
+        let (f, data) = util::temp_file("sendfile", 600_000);
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         b.set_nonblocking(true).unwrap();
         set_append(&a);
@@ -317,16 +292,7 @@ fn sendfile_from_a_pipe_or_a_socket_is_not_available_and_falls_back() {
             .await
             .unwrap();
         let port = server.addresses()[0].port().unwrap();
-        let l2 = lp.clone();
-        let (t, _c) = lp
-            .create_connection(
-                move || Recorder::new(&l2),
-                "127.0.0.1",
-                port,
-                ConnectOptions::default(),
-            )
-            .await
-            .unwrap();
+        let (t, _c) = util::connect_recorder(&lp, port).await;
         let (src, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
         src.set_nonblocking(true).unwrap();
         let src = std::fs::File::from(std::os::fd::OwnedFd::from(src));
@@ -351,7 +317,7 @@ fn sendfile_from_a_pipe_or_a_socket_is_not_available_and_falls_back() {
 #[test]
 fn sendfile_moves_the_position_when_the_peer_goes_away() {
     run(|lp| async move {
-        let (f, _data) = temp_file(8 << 20);
+        let (f, _data) = util::temp_file("sendfile", 8 << 20);
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
         b.set_nonblocking(true).unwrap();

@@ -4,7 +4,7 @@ mod util;
 
 use std::io::{BufRead, BufReader};
 
-use loop_transports::{ConnectOptions, NetExt, ServerOptions};
+use loop_transports::{NetExt, ServerOptions};
 use util::{Echo, Recorder, python, run, wait_child, wait_until, within};
 
 #[test]
@@ -51,16 +51,7 @@ fn tulip_client_against_python_asyncio_echo_server() {
             })
             .await
             .unwrap();
-        let l2 = lp.clone();
-        let (t, client) = lp
-            .create_connection(
-                move || Recorder::new(&l2),
-                "127.0.0.1",
-                port,
-                ConnectOptions::default(),
-            )
-            .await
-            .unwrap();
+        let (t, client) = util::connect_recorder(&lp, port).await;
         let msg: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
         // Two writes in one batch, then half-close: the Python peer echoes
         // and half-closes back.

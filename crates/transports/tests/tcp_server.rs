@@ -125,16 +125,7 @@ fn close_leaves_connections_open_and_wait_closed_waits_for_them() {
             .await
             .unwrap();
         let port = server.addresses()[0].port().unwrap();
-        let l2 = lp.clone();
-        let (t, c) = lp
-            .create_connection(
-                move || Recorder::new(&l2),
-                "127.0.0.1",
-                port,
-                ConnectOptions::default(),
-            )
-            .await
-            .unwrap();
+        let (t, c) = util::connect_recorder(&lp, port).await;
         wait_until("accepted", || server.active_connections() == 1).await;
         server.close();
         let s2 = server.clone();

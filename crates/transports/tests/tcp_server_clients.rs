@@ -6,7 +6,7 @@ mod util;
 use std::rc::{Rc, Weak};
 
 use loop_core::Loop;
-use loop_transports::{ConnectOptions, NetExt, Server, TransportRef};
+use loop_transports::{Server, TransportRef};
 use util::{Conns, Ev, Recorder, recording_server, run, wait_until, within};
 
 /// Bytes each server-side connection writes when it is made: more than the
@@ -29,16 +29,7 @@ async fn server_with_clients(
     .await;
     let mut clients = Vec::new();
     for _ in 0..n {
-        let l2 = lp.clone();
-        let (_t, c) = lp
-            .create_connection(
-                move || Recorder::new(&l2),
-                "127.0.0.1",
-                port,
-                ConnectOptions::default(),
-            )
-            .await
-            .unwrap();
+        let (_t, c) = util::connect_recorder(lp, port).await;
         clients.push(c);
     }
     wait_until("every connection accepted", || conns.borrow().len() == n).await;

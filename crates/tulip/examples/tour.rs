@@ -220,6 +220,46 @@ fn main() -> Result<()> {
     })??;
     println!("server on {addr} echoed {reply:?}");
 
+    step("streams: start_server / open_connection, readline, write, drain");
+    let lines = lp.run_until_complete(async move {
+        // A line-upper-casing server: one task per client, reading lines.
+        let server = start_server(
+            |reader, writer| async move {
+                loop {
+                    let line = reader.readline().await?;
+                    if line.is_empty() {
+                        break; // EOF
+                    }
+                    writer.write(&line.to_ascii_uppercase())?;
+                    writer.drain().await?;
+                }
+                writer.close();
+                Ok::<(), tulip::streams::Error>(())
+            },
+            "127.0.0.1",
+            0,
+            Default::default(),
+        )
+        .await?;
+        let port = server.addresses()[0].port().unwrap_or_default();
+        let (reader, writer) = open_connection("127.0.0.1", port, Default::default()).await?;
+        writer.writelines(&[b"first line\n", b"second ", b"line\n"])?;
+        writer.write_eof()?;
+        let mut lines = Vec::new();
+        loop {
+            let line = reader.readline().await?;
+            if line.is_empty() {
+                break;
+            }
+            lines.push(String::from_utf8_lossy(&line).trim_end().to_owned());
+        }
+        writer.close();
+        writer.wait_closed().await?;
+        server.close();
+        Ok::<_, Error>(lines)
+    })??;
+    println!("the server upper-cased {lines:?}");
+
     step("a panic in a callback is reported and the loop keeps running");
     let l2 = lp.clone();
     lp.call_soon(|| panic!("this callback fails"))?;

@@ -1,7 +1,7 @@
 //! `tulip::Error`: the one error type users see.
 //!
 //! Each tulip crate keeps its own precise enum ([`loop_core::Error`],
-//! [`loop_transports::Error`], [`loop_sync::Error`],
+//! [`loop_transports::Error`], [`loop_streams::Error`], [`loop_sync::Error`],
 //! [`loop_signals::SignalError`]); every one of them converts into
 //! [`Error`] with `?`, so one async block can mix calls into every crate.
 //! The original error is kept — match the variant to reach it — and
@@ -36,6 +36,13 @@ pub enum Error {
     /// operation.
     #[error(transparent)]
     Transport(loop_transports::Error),
+    /// A subprocess could not be started or signalled.
+    #[error(transparent)]
+    Process(loop_process::Error),
+    /// A stream failure: an incomplete read, a limit overrun, a line over
+    /// the limit, a second waiting read, a lost connection under `drain`.
+    #[error(transparent)]
+    Streams(loop_streams::Error),
     /// Misuse of a synchronization primitive, or a queue that is empty, full
     /// or shut down.
     #[error(transparent)]
@@ -87,6 +94,18 @@ pub enum ErrorKind {
     QueueShutDown,
     /// `asyncio.BrokenBarrierError`.
     BrokenBarrier,
+    /// `ProcessLookupError`: the process is gone (a signal to a child that
+    /// was already reaped).
+    ProcessLookup,
+    /// `ssl.SSLError` and its subclasses: a TLS handshake or record failed
+    /// (untrusted certificate, name mismatch, an alert from the peer, bytes
+    /// that are not TLS, a peer closing mid-handshake).
+    Tls,
+    /// `asyncio.IncompleteReadError`: EOF before a stream read was complete.
+    IncompleteRead,
+    /// `asyncio.LimitOverrunError` (and the `ValueError` of `readline` over
+    /// the limit): a stream's buffer limit was reached.
+    LimitOverrun,
     /// Anything else: an error set by user code, a lock released while not
     /// held, too many loops with signal handlers …
     Other,
@@ -122,6 +141,28 @@ impl Error {
                 T::Connect(_) => ErrorKind::Connect,
                 T::SendfileNotAvailable(_) => ErrorKind::SendfileNotAvailable,
                 T::ProtocolPanicked { .. } => ErrorKind::Panicked,
+                T::TlsHandshake(_) | T::Tls(_) | T::TlsHandshakeEof => ErrorKind::Tls,
+                T::TlsHandshakeTimeout(_) | T::TlsShutdownTimeout(_) => ErrorKind::TimedOut,
+                T::TlsConfig(_) => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Other,
+            },
+            Error::Process(e) => match e {
+                loop_process::Error::ProcessLookup { .. } => ErrorKind::ProcessLookup,
+                loop_process::Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+                loop_process::Error::ProgramNotFound { .. }
+                | loop_process::Error::Cwd { .. }
+                | loop_process::Error::Spawn { .. }
+                | loop_process::Error::Io(_) => ErrorKind::Os,
+                _ => ErrorKind::Other,
+            },
+            Error::Streams(e) => match e {
+                loop_streams::Error::IncompleteRead { .. } => ErrorKind::IncompleteRead,
+                loop_streams::Error::LimitOverrun { .. }
+                | loop_streams::Error::LineTooLong { .. } => ErrorKind::LimitOverrun,
+                loop_streams::Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+                loop_streams::Error::InvalidState(_)
+                | loop_streams::Error::ConcurrentRead { .. } => ErrorKind::InvalidState,
+                loop_streams::Error::ConnectionLost => ErrorKind::Closed,
                 _ => ErrorKind::Other,
             },
             Error::Sync(e) => match e {
@@ -165,6 +206,8 @@ impl Error {
             | Error::Signal(loop_signals::SignalError::Io(e))
             | Error::Signal(loop_signals::SignalError::Install { source: e, .. }) => Some(e),
             Error::Transport(e) => e.io_error(),
+            Error::Streams(e) => e.io_error(),
+            Error::Process(e) => e.io_error(),
             _ => None,
         }
     }
@@ -192,6 +235,12 @@ impl From<loop_core::Error> for Error {
             if let Some(e) = inner.downcast_ref::<loop_transports::Error>() {
                 return e.clone().into();
             }
+            if let Some(e) = inner.downcast_ref::<loop_streams::Error>() {
+                return e.clone().into();
+            }
+            if let Some(e) = inner.downcast_ref::<loop_process::Error>() {
+                return e.clone().into();
+            }
             if let Some(e) = inner.downcast_ref::<loop_sync::Error>() {
                 return Error::Sync(*e);
             }
@@ -209,6 +258,26 @@ impl From<loop_transports::Error> for Error {
             loop_transports::Error::Loop(e) => e.into(),
             loop_transports::Error::Cancelled => Error::Loop(loop_core::Error::cancelled()),
             other => Error::Transport(other),
+        }
+    }
+}
+
+impl From<loop_streams::Error> for Error {
+    fn from(err: loop_streams::Error) -> Self {
+        match err {
+            loop_streams::Error::Transport(e) => e.into(),
+            loop_streams::Error::Loop(e) => e.into(),
+            other => Error::Streams(other),
+        }
+    }
+}
+
+impl From<loop_process::Error> for Error {
+    fn from(err: loop_process::Error) -> Self {
+        match err {
+            loop_process::Error::Transport(e) => e.into(),
+            loop_process::Error::Loop(e) => e.into(),
+            other => Error::Process(other),
         }
     }
 }
@@ -261,6 +330,19 @@ impl From<Error> for loop_transports::Error {
     fn from(err: Error) -> Self {
         match err {
             Error::Transport(e) => e,
+            Error::Loop(e) => e.into(),
+            other => loop_core::Error::from(other).into(),
+        }
+    }
+}
+
+impl From<Error> for loop_streams::Error {
+    /// Back into the streams' error (for code that returns
+    /// `loop_streams::Result`, such as a `start_server` callback).
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Streams(e) => e,
+            Error::Transport(e) => loop_streams::Error::Transport(e),
             Error::Loop(e) => e.into(),
             other => loop_core::Error::from(other).into(),
         }

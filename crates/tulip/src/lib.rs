@@ -40,7 +40,9 @@
 mod error;
 
 pub use loop_core as event_loop;
+pub use loop_process as process;
 pub use loop_signals as signals;
+pub use loop_streams as streams;
 pub use loop_sync as sync;
 pub use loop_transports as transports;
 
@@ -82,7 +84,12 @@ pub mod prelude {
         get_event_loop, get_running_loop, new_event_loop, shield, sleep, sleep_until, timeout,
         timeout_at, wait, wait_for,
     };
+    pub use loop_process::{ProcessExt, SubprocessProtocol, SubprocessTransport};
     pub use loop_signals::{Signal, SignalExt};
+    pub use loop_streams::{
+        StreamReader, StreamWriter, open_connection, open_unix_connection, start_server,
+        start_unix_server,
+    };
     /// The transports' error: what `connection_lost` and `error_received`
     /// receive. It converts into [`Error`] with `?`.
     pub use loop_transports::Error as TransportError;
@@ -90,6 +97,7 @@ pub mod prelude {
         BaseProtocol, BaseTransport, BufferedProtocol, DatagramProtocol, DatagramTransport, NetExt,
         Protocol, ReadTransport, SockExt, Transport, TransportRef, WriteTransport,
     };
+    pub use loop_transports::{TlsAccept, TlsConnect, TlsRole};
 }
 
 /// The README's example, compiled and run as a doctest so it stays true.

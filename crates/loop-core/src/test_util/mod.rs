@@ -125,3 +125,22 @@ pub fn open_fd_count() -> usize {
     // The directory handle itself is one of the entries while reading.
     std::fs::read_dir("/proc/self/fd").map(|d| d.count().saturating_sub(1)).unwrap_or(0)
 }
+
+/// Fails unless the process has no more open fds than `before` (a count
+/// from [`open_fd_count`]) — a leak check for one test. Fewer is fine (an
+/// earlier test's executor thread, which a loop's close does not join, may
+/// release a resolver socket meanwhile); more is waited on for up to two
+/// seconds, for fds that threads of this test are about to close.
+///
+/// # Panics
+///
+/// When fds stay above `before`: `what` names the test.
+pub fn assert_no_fd_leak(before: usize, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut now = open_fd_count();
+    while now > before && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+        now = open_fd_count();
+    }
+    assert!(now <= before, "{what}: file descriptors leaked ({before} before, {now} after)");
+}

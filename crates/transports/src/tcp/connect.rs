@@ -70,7 +70,13 @@ where
     if opts.nodelay && is_inet(&fd) {
         sys::set_nodelay(fd.as_fd(), true)?;
     }
-    start_stream(lp, fd, factory).await
+    match &opts.tls {
+        Some(tls) => {
+            let host = Some(host).filter(|h| !h.is_empty());
+            crate::tls::start_client_stream(lp, fd, factory, tls, host).await
+        }
+        None => start_stream(lp, fd, factory).await,
+    }
 }
 
 pub(crate) fn check_stream_socket(sock: &OwnedFd) -> Result<()> {

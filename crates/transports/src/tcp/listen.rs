@@ -44,6 +44,10 @@ pub(crate) async fn create_server(
             sockets
         }
     };
+    let factory = match opts.tls.take() {
+        Some(tls) => crate::tls::server_factory(lp, factory, tls)?,
+        None => factory,
+    };
     let server = Server::new(lp, sockets, factory, opts.backlog, opts.nodelay, None);
     if opts.start_serving {
         server.start_serving().await?;
@@ -124,5 +128,5 @@ pub(crate) fn erase_factory<P, M>(factory: impl Fn() -> P + 'static) -> Protocol
 where
     P: crate::protocol::IntoStreamProtocol<M>,
 {
-    Rc::new(move || P::into_protocol_ref(Rc::new(std::cell::RefCell::new(factory()))))
+    Rc::new(move || Ok(P::into_protocol_ref(Rc::new(std::cell::RefCell::new(factory())))))
 }

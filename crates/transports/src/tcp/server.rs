@@ -26,7 +26,7 @@ use crate::transport::{BaseTransport, FdKind, FdTransport, StartOptions, WriteTr
 pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// Makes the protocol of each accepted connection.
-pub(crate) type ProtocolFactory = Rc<dyn Fn() -> StreamProtocolRef>;
+pub(crate) type ProtocolFactory = Rc<dyn Fn() -> Result<StreamProtocolRef>>;
 
 struct Listener {
     fd: OwnedFd,
@@ -365,7 +365,11 @@ impl Inner {
             let _ = sys::set_nodelay(conn.as_fd(), true);
         }
         let proto = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
-            Ok(p) => p,
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                self.report("Cannot make the protocol of an accepted connection", e);
+                return;
+            }
             Err(payload) => {
                 let err = Error::ProtocolPanicked {
                     callback: "protocol_factory",

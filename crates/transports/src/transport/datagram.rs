@@ -12,6 +12,7 @@ use std::rc::{Rc, Weak};
 use loop_core::{ExceptionContext, Loop, LoopFuture};
 
 use super::flow::{FlowControl, FlowSignal};
+use super::lifecycle::{self, Lifecycle, Living, LoopGuard};
 use super::reader::with_read_buffer;
 use super::{BaseTransport, DatagramTransport, DatagramTransportRef, ExtraInfo, ExtraKey};
 use crate::address::{Address, UnixAddress};
@@ -39,10 +40,8 @@ pub struct DatagramSocketTransport {
     /// that was not connected (`allow_broadcast`); asyncio's `_address`.
     dest: Option<Address>,
     local: Option<Address>,
-    made: Cell<bool>,
-    closing: Cell<bool>,
-    conn_lost: Cell<bool>,
-    released: Cell<bool>,
+    /// Starting → open → closing → lost → released (see `lifecycle.rs`).
+    life: Lifecycle,
     reader: Cell<bool>,
     writer: Cell<bool>,
     queue: RefCell<VecDeque<(Vec<u8>, Option<Address>)>>,
@@ -52,16 +51,6 @@ pub struct DatagramSocketTransport {
 
 /// Most datagrams read for one readiness event.
 const MAX_DATAGRAMS_PER_EVENT: usize = 16;
-
-struct Guard(Rc<DatagramSocketTransport>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if self.0.lp.is_closed() {
-            self.0.release();
-        }
-    }
-}
 
 /// Wraps a datagram socket in a transport and schedules `connection_made`;
 /// `waiter` resolves after it ran. `dest` is the fixed destination of a
@@ -85,23 +74,20 @@ pub(crate) fn start_datagram(
         dest: dest.or_else(|| peer.clone()),
         peer,
         local,
-        made: Cell::new(false),
-        closing: Cell::new(false),
-        conn_lost: Cell::new(false),
-        released: Cell::new(false),
+        life: Lifecycle::default(),
         reader: Cell::new(false),
         writer: Cell::new(false),
         queue: RefCell::new(VecDeque::new()),
         queued: Cell::new(0),
         flow: Cell::new(FlowControl::default()),
     });
-    let g = Guard(t.clone());
+    let g = LoopGuard(t.clone());
     lp.call_soon(move || {
         let t = &g.0;
-        t.made.set(true);
+        t.life.mark_made();
         let handle: DatagramTransportRef = t.clone();
         t.call("connection_made", |p| p.proto.borrow_mut().connection_made(handle));
-        if !t.closing.get() {
+        if !t.life.is_closing() {
             t.add_reader();
         }
         let _ = waiter.set_result(());
@@ -133,7 +119,7 @@ impl DatagramSocketTransport {
 
     fn add_reader(&self) {
         let Some(me) = self.me.upgrade() else { return };
-        let g = Guard(me);
+        let g = LoopGuard(me);
         if self
             .with_fd(|fd| self.lp.add_reader(fd, move || g.0.on_readable()))
             .is_some_and(|r| r.is_ok())
@@ -147,7 +133,7 @@ impl DatagramSocketTransport {
     fn on_readable(&self) {
         with_read_buffer(|buf| {
             for _ in 0..MAX_DATAGRAMS_PER_EVENT {
-                if self.conn_lost.get() || !self.reader.get() {
+                if self.life.is_losing() || !self.reader.get() {
                     return;
                 }
                 let Some(r) = self.fd.borrow().as_ref().map(|fd| sys::recvfrom(fd.as_fd(), buf))
@@ -190,7 +176,7 @@ impl DatagramSocketTransport {
         let Some(me) = self.me.upgrade() else { return };
         let err: Error = e.into();
         let _ = self.lp.call_soon(move || {
-            if !me.conn_lost.get() {
+            if !me.life.is_losing() {
                 me.call("error_received", |p| p.proto.borrow_mut().error_received(err));
             }
         });
@@ -217,7 +203,7 @@ impl DatagramSocketTransport {
             if self.writer.replace(false) {
                 self.with_fd(|fd| self.lp.remove_writer(fd));
             }
-            if self.closing.get() {
+            if self.life.is_closing() {
                 self.schedule_lost(None);
             }
         }
@@ -239,12 +225,15 @@ impl DatagramSocketTransport {
     }
 
     fn force_close(&self, err: Option<Error>) {
-        if self.conn_lost.get() {
+        if self.life.is_losing() {
             return;
+        }
+        if let Some(e) = &err {
+            self.life.record_failure(e);
         }
         self.queue.borrow_mut().clear();
         self.queued.set(0);
-        self.closing.set(true);
+        self.life.begin_close();
         self.unwatch();
         self.schedule_lost(err);
     }
@@ -264,31 +253,26 @@ impl DatagramSocketTransport {
     }
 
     fn schedule_lost(&self, err: Option<Error>) {
-        if self.conn_lost.replace(true) {
-            return;
-        }
-        let Some(me) = self.me.upgrade() else { return };
-        let g = Guard(me.clone());
-        if self
-            .lp
-            .call_soon(move || {
-                let t = &g.0;
-                if t.made.get() {
-                    t.call("connection_lost", |p| p.proto.borrow_mut().connection_lost(err));
-                }
-                t.release();
-            })
-            .is_err()
-        {
-            me.release();
+        if let Some(me) = self.me.upgrade() {
+            lifecycle::schedule_connection_lost(&me, err);
         }
     }
+}
 
-    fn release(&self) {
-        if self.released.replace(true) {
-            return;
-        }
-        self.closing.set(true);
+impl Living for DatagramSocketTransport {
+    fn life(&self) -> &Lifecycle {
+        &self.life
+    }
+
+    fn event_loop(&self) -> &Loop {
+        &self.lp
+    }
+
+    fn deliver_connection_lost(&self, err: Option<Error>) {
+        self.call("connection_lost", |p| p.proto.borrow_mut().connection_lost(err));
+    }
+
+    fn release_resources(&self) {
         self.unwatch();
         drop(self.fd.borrow_mut().take());
         drop(self.protocol.borrow_mut().take());
@@ -298,7 +282,7 @@ impl DatagramSocketTransport {
 
 impl BaseTransport for DatagramSocketTransport {
     fn close(&self) {
-        if self.closing.replace(true) {
+        if !self.life.begin_close() {
             return;
         }
         if self.reader.replace(false) {
@@ -310,7 +294,7 @@ impl BaseTransport for DatagramSocketTransport {
     }
 
     fn is_closing(&self) -> bool {
-        self.closing.get()
+        self.life.is_closing()
     }
 
     fn extra_info(&self, key: ExtraKey) -> Option<ExtraInfo> {
@@ -325,11 +309,15 @@ impl BaseTransport for DatagramSocketTransport {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn get_loop(&self) -> Loop {
+        self.lp.clone()
+    }
 }
 
 impl DatagramTransport for DatagramSocketTransport {
     fn sendto(&self, data: &[u8], addr: Option<&Address>) -> Result<()> {
-        if self.closing.get() {
+        if self.life.is_closing() {
             return Err(Error::Closed);
         }
         match (&self.dest, addr) {
@@ -355,7 +343,7 @@ impl DatagramTransport for DatagramSocketTransport {
         self.queued.set(self.queued.get() + data.len());
         if !self.writer.get() {
             if let Some(me) = self.me.upgrade() {
-                let g = Guard(me);
+                let g = LoopGuard(me);
                 if self
                     .with_fd(|fd| self.lp.add_writer(fd, move || g.0.on_writable()))
                     .is_some_and(|r| r.is_ok())
@@ -376,7 +364,7 @@ impl DatagramTransport for DatagramSocketTransport {
     }
 
     fn set_protocol(&self, protocol: DatagramProtocolRef) {
-        if !self.released.get() {
+        if !self.life.is_released() {
             *self.protocol.borrow_mut() = Some(protocol);
         }
     }
@@ -392,7 +380,7 @@ impl fmt::Debug for DatagramSocketTransport {
             .field("fd", &self.raw)
             .field("local", &self.local)
             .field("peer", &self.peer)
-            .field("closing", &self.closing.get())
+            .field("phase", &self.life.phase())
             .finish()
     }
 }

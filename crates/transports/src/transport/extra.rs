@@ -31,6 +31,9 @@ pub enum ExtraKey {
     TlsVersion,
     /// `"alpn_protocol"`: the negotiated ALPN protocol (TLS transports).
     Alpn,
+    /// `"server_hostname"`: the SNI server name — the one the client asked
+    /// for (TLS transports).
+    ServerHostname,
 }
 
 impl ExtraKey {
@@ -47,6 +50,7 @@ impl ExtraKey {
             "compression" => ExtraKey::Compression,
             "ssl_protocol" | "version" => ExtraKey::TlsVersion,
             "alpn_protocol" => ExtraKey::Alpn,
+            "server_hostname" => ExtraKey::ServerHostname,
             _ => return None,
         })
     }
@@ -64,6 +68,7 @@ impl ExtraKey {
             ExtraKey::Compression => "compression",
             ExtraKey::TlsVersion => "ssl_protocol",
             ExtraKey::Alpn => "alpn_protocol",
+            ExtraKey::ServerHostname => "server_hostname",
         }
     }
 }

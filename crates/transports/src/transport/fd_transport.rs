@@ -3,7 +3,6 @@
 //! state and lifecycle (start, close, abort, connection lost); the read and
 //! write halves live in `reader.rs` and `writer.rs`.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -13,11 +12,11 @@ use std::task::{Poll, Waker};
 
 use loop_core::{ExceptionContext, Handle, Loop, LoopFuture};
 
-use super::flow::{FlowControl, WriteBufferLimits};
+use super::TransportRef;
+use super::flow::FlowControl;
+use super::layered::Owner;
+use super::lifecycle::{self, Lifecycle, Living, LoopGuard};
 use super::write_buffer::WriteBuffer;
-use super::{
-    BaseTransport, ExtraInfo, ExtraKey, ReadTransport, Transport, TransportRef, WriteTransport,
-};
 use crate::address::Address;
 use crate::error::{Error, Result, panic_message};
 use crate::protocol::{StreamProtocolKind, StreamProtocolRef};
@@ -49,7 +48,7 @@ pub(crate) struct StartOptions {
 ///
 /// Users see it as [`TransportRef`] (`Rc<dyn Transport>`); the concrete
 /// type is public so it can be recognised with
-/// [`BaseTransport::as_any`].
+/// [`BaseTransport::as_any`](super::BaseTransport::as_any).
 pub struct FdTransport {
     pub(super) lp: Loop,
     pub(super) me: Weak<FdTransport>,
@@ -57,12 +56,8 @@ pub struct FdTransport {
     pub(super) fd: RefCell<Option<OwnedFd>>,
     pub(super) raw: RawFd,
     pub(super) protocol: RefCell<Option<StreamProtocolRef>>,
-    /// `connection_made` has been called.
-    pub(super) made: Cell<bool>,
-    /// `close`/`abort`/a fatal error happened: no more reading or writing.
-    pub(super) closing: Cell<bool>,
-    /// `connection_lost` is scheduled (or ran).
-    pub(super) conn_lost: Cell<bool>,
+    /// Starting → open → closing → lost → released (see `lifecycle.rs`).
+    pub(super) life: Lifecycle,
     pub(super) eof_received: Cell<bool>,
     /// `write_eof` was called.
     pub(super) eof_written: Cell<bool>,
@@ -84,10 +79,8 @@ pub struct FdTransport {
     pub(super) peer: Option<Address>,
     pub(super) local: Option<Address>,
     pub(super) on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
-    /// Why the transport failed, for a waiter that sees it later.
-    pub(super) failure: RefCell<Option<Error>>,
-    /// The fd is closed and the protocol dropped.
-    pub(super) released: Cell<bool>,
+    /// The layer (`start_tls`) that took the transport over, if any.
+    pub(super) owner: Owner,
 }
 
 impl FdTransport {
@@ -112,9 +105,7 @@ impl FdTransport {
                 fd: RefCell::new(Some(fd)),
                 raw,
                 protocol: RefCell::new(Some(protocol)),
-                made: Cell::new(false),
-                closing: Cell::new(false),
-                conn_lost: Cell::new(false),
+                life: Lifecycle::default(),
                 eof_received: Cell::new(false),
                 eof_written: Cell::new(false),
                 eof_sent: Cell::new(false),
@@ -134,8 +125,7 @@ impl FdTransport {
                 peer,
                 local,
                 on_lost: RefCell::new(None),
-                failure: RefCell::new(None),
-                released: Cell::new(false),
+                owner: Owner::default(),
             }
         })
     }
@@ -148,13 +138,13 @@ impl FdTransport {
         let waiter = opts.waiter;
         let started = self.lp.call_soon(move || {
             let me = &guard.0;
-            me.made.set(true);
+            me.life.mark_made();
             let t: TransportRef = me.clone() as Rc<FdTransport>;
             me.call_protocol("connection_made", |p| match &p.kind {
                 StreamProtocolKind::Streaming(p) => p.borrow_mut().connection_made(t),
                 StreamProtocolKind::Buffered(p) => p.borrow_mut().connection_made(t),
             });
-            if !me.closing.get() {
+            if !me.life.is_closing() {
                 match me.kind {
                     FdKind::Socket | FdKind::ReadPipe if !me.reading_paused.get() => {
                         me.add_reader()
@@ -166,7 +156,7 @@ impl FdTransport {
                 }
             }
             if let Some(w) = waiter {
-                let _ = match me.failure.borrow().clone() {
+                let _ = match me.life.failure() {
                     Some(e) => w.set_exception(e.into()),
                     None => w.set_result(()),
                 };
@@ -174,8 +164,8 @@ impl FdTransport {
         });
         if let Err(e) = started {
             // The loop is closed: nothing will ever run; release the fd now.
-            self.conn_lost.set(true);
-            self.release();
+            self.life.begin_lost();
+            lifecycle::release(&**self);
             return Err(e.into());
         }
         Ok(())
@@ -240,7 +230,7 @@ impl FdTransport {
     }
 
     pub(super) fn add_reader(&self) {
-        if self.reader_registered.get() || self.conn_lost.get() {
+        if self.reader_registered.get() || self.life.is_losing() {
             return;
         }
         let Some(me) = self.me.upgrade() else { return };
@@ -261,7 +251,7 @@ impl FdTransport {
     }
 
     pub(super) fn add_writer(&self) {
-        if self.writer_registered.get() || self.conn_lost.get() {
+        if self.writer_registered.get() || self.life.is_losing() {
             return;
         }
         let Some(me) = self.me.upgrade() else { return };
@@ -284,49 +274,31 @@ impl FdTransport {
     /// Closes at once with `err` (abort, fatal error): drops buffered data
     /// and schedules `connection_lost`.
     pub(super) fn force_close(&self, err: Option<Error>) {
-        if self.conn_lost.get() {
+        if self.life.is_losing() {
             return;
         }
         if let Some(e) = &err {
-            self.failure.borrow_mut().get_or_insert_with(|| e.clone());
+            self.life.record_failure(e);
         }
         if let Ok(mut wb) = self.wbuf.try_borrow_mut() {
             wb.clear();
         }
         self.remove_writer();
-        self.closing.set(true);
+        self.life.begin_close();
         self.remove_reader();
         self.schedule_connection_lost(err);
     }
 
     pub(super) fn schedule_connection_lost(&self, err: Option<Error>) {
-        if self.conn_lost.replace(true) {
-            return;
+        if let Some(me) = self.me.upgrade() {
+            lifecycle::schedule_connection_lost(&me, err);
         }
-        let Some(me) = self.me.upgrade() else { return };
-        let me2 = LoopGuard(me.clone());
-        if self.lp.call_soon(move || me2.0.call_connection_lost(err)).is_err() {
-            me.release();
-        }
-    }
-
-    fn call_connection_lost(&self, err: Option<Error>) {
-        if self.made.get() {
-            self.call_protocol("connection_lost", |p| match &p.kind {
-                StreamProtocolKind::Streaming(p) => p.borrow_mut().connection_lost(err),
-                StreamProtocolKind::Buffered(p) => p.borrow_mut().connection_lost(err),
-            });
-        }
-        self.release();
     }
 
     /// Unregisters, closes the fd, drops the protocol (breaking the
-    /// transport ↔ protocol cycle) and tells the server.
-    pub(super) fn release(&self) {
-        if self.released.replace(true) {
-            return;
-        }
-        self.closing.set(true);
+    /// transport ↔ protocol cycle) and tells the server. Called once, by
+    /// the lifecycle.
+    fn release_now(&self) {
         self.remove_reader();
         self.remove_writer();
         drop(self.fd.borrow_mut().take());
@@ -362,7 +334,7 @@ impl FdTransport {
     /// Cancel-safe: nothing is lost by dropping the future.
     pub async fn wait_drained(&self) -> Result<()> {
         std::future::poll_fn(|cx| {
-            if self.conn_lost.get() || self.fd.borrow().is_none() {
+            if self.life.is_losing() || self.fd.borrow().is_none() {
                 return Poll::Ready(Err(self.lost_error()));
             }
             if self.wbuf.borrow().is_empty() {
@@ -380,13 +352,13 @@ impl FdTransport {
     /// Whether `connection_lost` is scheduled or ran: the fd is about to be
     /// closed, or is.
     pub(crate) fn is_losing(&self) -> bool {
-        self.conn_lost.get()
+        self.life.is_losing()
     }
 
     /// Why the transport can take no more data: the error that closed it
     /// (an OS error keeps its errno), or [`Error::Closed`].
     pub(crate) fn lost_error(&self) -> Error {
-        self.failure.borrow().clone().unwrap_or(Error::Closed)
+        self.life.failure().unwrap_or(Error::Closed)
     }
 
     /// Waits until the socket can take more data, through the transport's
@@ -401,7 +373,7 @@ impl FdTransport {
     pub(crate) async fn wait_writable(&self) -> Result<()> {
         let mut registered = false;
         std::future::poll_fn(|cx| {
-            if self.conn_lost.get() {
+            if self.life.is_losing() {
                 return Poll::Ready(Err(self.lost_error()));
             }
             if !registered {
@@ -421,11 +393,6 @@ impl FdTransport {
         .await
     }
 
-    /// The loop this transport runs on.
-    pub fn get_loop(&self) -> &Loop {
-        &self.lp
-    }
-
     /// Delivers a flow-control signal.
     pub(super) fn signal_protocol(&self, pause: bool) {
         let name = if pause { "pause_writing" } else { "resume_writing" };
@@ -438,131 +405,24 @@ impl FdTransport {
     }
 }
 
-/// Holds a transport inside a loop callback. If the loop drops the
-/// callback because the loop was closed, the transport is released (fd
-/// closed, protocol dropped): otherwise the protocol ↔ transport cycle would
-/// keep both alive, and the fd open, forever.
-pub(super) struct LoopGuard(pub(super) Rc<FdTransport>);
-
-impl Drop for LoopGuard {
-    fn drop(&mut self) {
-        if self.0.lp.is_closed() && !self.0.released.get() {
-            self.0.release();
-        }
-    }
-}
-
-impl BaseTransport for FdTransport {
-    fn close(&self) {
-        if self.closing.replace(true) {
-            return;
-        }
-        self.remove_reader();
-        if self.wbuf.borrow().is_empty() {
-            self.schedule_connection_lost(None);
-        }
-        // Otherwise the flush or the writer sends the rest, then schedules
-        // connection_lost.
+impl Living for FdTransport {
+    fn life(&self) -> &Lifecycle {
+        &self.life
     }
 
-    fn is_closing(&self) -> bool {
-        self.closing.get()
+    fn event_loop(&self) -> &Loop {
+        &self.lp
     }
 
-    fn extra_info(&self, key: ExtraKey) -> Option<ExtraInfo> {
-        let open = self.fd.borrow().is_some();
-        match (key, self.kind) {
-            (ExtraKey::PeerName, _) => self.peer.clone().map(ExtraInfo::Address),
-            (ExtraKey::SockName, _) => self.local.clone().map(ExtraInfo::Address),
-            (ExtraKey::Socket, FdKind::Socket) if open => Some(ExtraInfo::Fd(self.raw)),
-            (ExtraKey::Pipe, FdKind::ReadPipe | FdKind::WritePipe) if open => {
-                Some(ExtraInfo::Fd(self.raw))
-            }
-            _ => None,
-        }
+    fn deliver_connection_lost(&self, err: Option<Error>) {
+        self.call_protocol("connection_lost", |p| match &p.kind {
+            StreamProtocolKind::Streaming(p) => p.borrow_mut().connection_lost(err),
+            StreamProtocolKind::Buffered(p) => p.borrow_mut().connection_lost(err),
+        });
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl ReadTransport for FdTransport {
-    fn is_reading(&self) -> bool {
-        self.kind != FdKind::WritePipe && !self.reading_paused.get() && !self.closing.get()
-    }
-
-    fn pause_reading(&self) {
-        if self.kind == FdKind::WritePipe || self.closing.get() || self.reading_paused.replace(true)
-        {
-            return;
-        }
-        self.remove_reader();
-    }
-
-    fn resume_reading(&self) {
-        if self.kind == FdKind::WritePipe
-            || self.closing.get()
-            || !self.reading_paused.replace(false)
-        {
-            return;
-        }
-        if self.made.get() && !self.eof_received.get() {
-            self.add_reader();
-        }
-    }
-}
-
-impl WriteTransport for FdTransport {
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.do_write(&[data])
-    }
-
-    fn writelines(&self, bufs: &[&[u8]]) -> Result<()> {
-        self.do_write(bufs)
-    }
-
-    fn write_eof(&self) -> Result<()> {
-        self.do_write_eof()
-    }
-
-    fn can_write_eof(&self) -> bool {
-        self.kind != FdKind::ReadPipe
-    }
-
-    fn abort(&self) {
-        self.force_close(None);
-    }
-
-    fn get_write_buffer_size(&self) -> usize {
-        self.wbuf.borrow().len()
-    }
-
-    fn get_write_buffer_limits(&self) -> WriteBufferLimits {
-        self.flow.get().limits
-    }
-
-    fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
-        let limits = WriteBufferLimits::new(high, low)?;
-        let mut fc = self.flow.get();
-        fc.limits = limits;
-        self.flow.set(fc);
-        // Re-evaluate at the end of the batch, never from inside this call.
-        self.schedule_flush(true);
-        Ok(())
-    }
-}
-
-impl Transport for FdTransport {
-    fn set_protocol(&self, protocol: StreamProtocolRef) {
-        if self.conn_lost.get() && self.protocol.borrow().is_none() {
-            return;
-        }
-        *self.protocol.borrow_mut() = Some(protocol);
-    }
-
-    fn get_protocol(&self) -> Option<StreamProtocolRef> {
-        self.protocol.borrow().clone()
+    fn release_resources(&self) {
+        self.release_now();
     }
 }
 
@@ -573,6 +433,6 @@ impl fmt::Debug for FdTransport {
         if let Some(p) = &self.peer {
             d.field("peer", &format_args!("{p}"));
         }
-        d.field("closing", &self.closing.get()).finish()
+        d.field("phase", &self.life.phase()).finish()
     }
 }

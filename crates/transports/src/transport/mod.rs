@@ -8,14 +8,20 @@
 
 mod datagram;
 mod extra;
+mod fd_api;
 mod fd_transport;
 mod flow;
+mod layered;
+mod lifecycle;
 mod reader;
 mod write_buffer;
 mod writer;
 
 use std::any::Any;
+use std::fmt;
 use std::rc::Rc;
+
+use loop_core::Loop;
 
 pub use datagram::DatagramSocketTransport;
 pub use extra::{ExtraInfo, ExtraKey};
@@ -24,6 +30,8 @@ pub use flow::WriteBufferLimits;
 
 pub(crate) use datagram::start_datagram;
 pub(crate) use fd_transport::{FdKind, StartOptions};
+pub(crate) use layered::{Lower, Owner, lower_of, upgraded};
+pub(crate) use lifecycle::{Lifecycle, Living, schedule_connection_lost};
 
 use crate::address::Address;
 use crate::error::Result;
@@ -36,7 +44,10 @@ pub type TransportRef = Rc<dyn Transport>;
 pub type DatagramTransportRef = Rc<dyn DatagramTransport>;
 
 /// What every transport does (asyncio's `BaseTransport`).
-pub trait BaseTransport {
+///
+/// Transports are `Debug` (so a [`TransportRef`] can be printed) and know
+/// their loop ([`get_loop`](BaseTransport::get_loop)).
+pub trait BaseTransport: fmt::Debug {
     /// Closes the transport. Buffered data is flushed first; no more data is
     /// received; then the protocol's `connection_lost(None)` is called (from
     /// the loop, never from inside `close`). Idempotent.
@@ -78,6 +89,9 @@ pub trait BaseTransport {
     /// The concrete transport, for downcasting (how `sendfile` finds a
     /// socket it can hand to `sendfile(2)`).
     fn as_any(&self) -> &dyn Any;
+
+    /// The loop the transport runs on.
+    fn get_loop(&self) -> Loop;
 }
 
 /// A transport that receives data (asyncio's `ReadTransport`).

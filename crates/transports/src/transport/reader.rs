@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 
-use super::BaseTransport;
 use super::fd_transport::{FdKind, FdTransport};
 use crate::error::Error;
 use crate::protocol::StreamProtocolKind;
@@ -30,7 +29,7 @@ pub(crate) fn with_read_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
 impl FdTransport {
     /// The reader callback.
     pub(super) fn on_readable(&self) {
-        if self.conn_lost.get() {
+        if self.life.is_losing() {
             return;
         }
         if self.kind == FdKind::WritePipe {
@@ -102,9 +101,9 @@ impl FdTransport {
             StreamProtocolKind::Buffered(p) => p.borrow_mut().eof_received(),
         });
         match keep_open {
-            None if self.conn_lost.get() => {}
+            None if self.life.is_losing() => {}
             Some(true) if self.kind == FdKind::Socket => {}
-            _ => self.close(),
+            _ => self.raw_close(),
         }
     }
 

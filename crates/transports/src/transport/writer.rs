@@ -17,7 +17,7 @@ impl FdTransport {
         if self.kind == FdKind::ReadPipe {
             return Err(Error::Unsupported("writing to a read pipe"));
         }
-        if self.closing.get() {
+        if self.life.is_closing() {
             return Err(Error::Closed);
         }
         if self.eof_written.get() {
@@ -131,7 +131,7 @@ impl FdTransport {
     /// Schedules the end-of-batch flush (once per batch). `always` also
     /// schedules it with an empty buffer, to re-check the water marks.
     pub(super) fn schedule_flush(&self, always: bool) {
-        if self.flush_scheduled.get() || self.conn_lost.get() {
+        if self.flush_scheduled.get() || self.life.is_losing() {
             return;
         }
         if !always && self.wbuf.borrow().is_empty() {
@@ -146,7 +146,7 @@ impl FdTransport {
     /// The end-of-batch flush.
     pub(super) fn flush(&self) {
         self.flush_scheduled.set(false);
-        if self.conn_lost.get() {
+        if self.life.is_losing() {
             return;
         }
         if !self.writer_registered.get() && !self.send_buffered() {
@@ -157,7 +157,7 @@ impl FdTransport {
 
     /// The writer callback: the socket can take more.
     pub(super) fn on_writable(&self) {
-        if self.conn_lost.get() || !self.send_buffered() {
+        if self.life.is_losing() || !self.send_buffered() {
             return;
         }
         self.after_send();
@@ -198,7 +198,7 @@ impl FdTransport {
             self.remove_writer();
             self.on_drained();
         }
-        if self.conn_lost.get() {
+        if self.life.is_losing() {
             return;
         }
         let size = self.wbuf.borrow().len();
@@ -214,7 +214,7 @@ impl FdTransport {
 
     /// Everything is sent: complete a pending close or `write_eof`.
     fn on_drained(&self) {
-        if self.closing.get() {
+        if self.life.is_closing() {
             // close(), or write_eof() on a write pipe: closing the pipe is
             // its EOF.
             self.schedule_connection_lost(None);
@@ -233,7 +233,7 @@ impl FdTransport {
         if self.eof_written.get() {
             return Err(Error::InvalidState("write_eof() already called".into()));
         }
-        if self.closing.get() {
+        if self.life.is_closing() {
             return Err(Error::Closed);
         }
         if self.sendfile_active.get() {
@@ -245,7 +245,7 @@ impl FdTransport {
             // transport is closing from now on, even with data still
             // buffered (it is flushed first). The reader stays registered
             // until then, to notice the reading end going away.
-            self.closing.set(true);
+            self.life.begin_close();
         }
         if self.wbuf.borrow().is_empty() && !self.writer_registered.get() {
             self.on_drained();

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tls;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
@@ -38,14 +40,7 @@ where
     });
     let fds_before = loop_core::test_util::open_fd_count();
     let out = run_unchecked(f);
-    let fds_after = loop_core::test_util::open_fd_count();
-    // A leak check: fewer fds afterwards is fine (an earlier test's executor
-    // thread, not joined at its loop's close, may release a resolver socket
-    // while this test runs).
-    assert!(
-        fds_after <= fds_before,
-        "file descriptors leaked: {fds_before} before, {fds_after} after"
-    );
+    loop_core::test_util::assert_no_fd_leak(fds_before, "the test");
     out
 }
 
@@ -286,4 +281,140 @@ pub async fn recording_server(
         .unwrap();
     let port = server.addresses()[0].port().unwrap();
     (server, port, conns)
+}
+
+/// Connects a [`Recorder`] client to `127.0.0.1:port`.
+#[allow(dead_code)] // not every test binary connects
+pub async fn connect_recorder(lp: &Loop, port: u16) -> (TransportRef, Rc<RefCell<Recorder>>) {
+    let l2 = lp.clone();
+    lp.create_connection(
+        move || Recorder::new(&l2),
+        "127.0.0.1",
+        port,
+        loop_transports::ConnectOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// An unlinked temporary file of `len` bytes with a recognisable pattern,
+/// and those bytes. `tag` keeps concurrent test binaries apart.
+#[allow(dead_code)] // not every test binary sends files
+pub fn temp_file(tag: &str, len: usize) -> (std::fs::File, Vec<u8>) {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = std::env::temp_dir().join(format!("tulip-{tag}-{}-{len}", std::process::id()));
+    let data: Vec<u8> = (0..len).map(|i| (i % 239) as u8).collect();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&data).unwrap();
+    f.seek(SeekFrom::Start(0)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (f, data)
+}
+
+/// A [`Recorder`] shared with the test: the protocol a factory returns.
+pub struct SharedRecorder(pub Rc<RefCell<Recorder>>);
+
+impl BaseProtocol for SharedRecorder {
+    fn connection_made(&mut self, t: TransportRef) {
+        self.0.borrow_mut().connection_made(t)
+    }
+    fn connection_lost(&mut self, e: Option<Error>) {
+        self.0.borrow_mut().connection_lost(e)
+    }
+    fn pause_writing(&mut self) {
+        self.0.borrow_mut().pause_writing()
+    }
+    fn resume_writing(&mut self) {
+        self.0.borrow_mut().resume_writing()
+    }
+}
+
+impl Protocol for SharedRecorder {
+    fn data_received(&mut self, d: &[u8]) {
+        self.0.borrow_mut().data_received(d)
+    }
+    fn eof_received(&mut self) -> bool {
+        self.0.borrow_mut().eof_received()
+    }
+}
+
+/// A relay (a proxy hop): bytes received are sent to 127.0.0.1:`port`
+/// over plain TCP, and back.
+pub struct Relay {
+    lp: Loop,
+    port: u16,
+    upstream: Rc<RefCell<Option<TransportRef>>>,
+    pending: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Relay {
+    pub fn new(lp: &Loop, port: u16) -> Self {
+        Relay { lp: lp.clone(), port, upstream: Rc::default(), pending: Rc::default() }
+    }
+}
+
+struct RelayBack(TransportRef);
+
+impl BaseProtocol for RelayBack {
+    fn connection_lost(&mut self, _: Option<Error>) {
+        self.0.close();
+    }
+}
+
+impl Protocol for RelayBack {
+    fn data_received(&mut self, d: &[u8]) {
+        let _ = self.0.write(d);
+    }
+}
+
+impl BaseProtocol for Relay {
+    fn connection_made(&mut self, down: TransportRef) {
+        let (lp, port, up, pending) =
+            (self.lp.clone(), self.port, self.upstream.clone(), self.pending.clone());
+        self.lp
+            .create_task(async move {
+                let d2 = down.clone();
+                let r = lp
+                    .create_connection(
+                        move || RelayBack(d2),
+                        "127.0.0.1",
+                        port,
+                        loop_transports::ConnectOptions::default(),
+                    )
+                    .await;
+                match r {
+                    Ok((t, _)) => {
+                        let data = std::mem::take(&mut *pending.borrow_mut());
+                        if !data.is_empty() {
+                            let _ = t.write(&data);
+                        }
+                        *up.borrow_mut() = Some(t);
+                    }
+                    Err(_) => down.abort(),
+                }
+            })
+            .unwrap();
+    }
+    fn connection_lost(&mut self, _: Option<Error>) {
+        if let Some(t) = self.upstream.borrow_mut().take() {
+            t.close();
+        }
+    }
+}
+
+impl Protocol for Relay {
+    fn data_received(&mut self, d: &[u8]) {
+        match self.upstream.borrow().as_ref() {
+            Some(t) => {
+                let _ = t.write(d);
+            }
+            None => self.pending.borrow_mut().extend_from_slice(d),
+        }
+    }
 }

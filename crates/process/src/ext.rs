@@ -1,0 +1,140 @@
+//! `ProcessExt`: subprocesses as methods of the loop, so
+//! `lp.subprocess_exec(..)` reads like asyncio.
+
+use std::cell::RefCell;
+use std::ffi::{OsStr, OsString};
+use std::future::Future;
+use std::rc::Rc;
+
+use loop_core::Loop;
+
+use crate::error::Result;
+use crate::exec::{self, SHELL};
+use crate::options::SubprocessOptions;
+use crate::protocol::SubprocessProtocol;
+use crate::transport::SubprocessTransport;
+use crate::watcher::{ChildWatcher, LoopChildren};
+
+/// Subprocesses as methods of [`Loop`] (asyncio's loop methods of the same
+/// names).
+///
+/// Sealed: implemented for [`Loop`] only, so methods can be added without
+/// breaking anyone:
+///
+/// ```compile_fail,E0277
+/// struct MyLoop;
+/// impl loop_process::ProcessExt for MyLoop {}
+/// ```
+pub trait ProcessExt: sealed::Sealed {
+    /// Runs `program` with `args` (asyncio's `subprocess_exec`; `args` do
+    /// not include `argv[0]`, see [`SubprocessOptions::arg0`]), connected
+    /// to a protocol made by `factory`. `program` is looked up on `PATH`
+    /// unless it contains a `/`. Arguments are OS strings: any bytes but
+    /// NUL. Resolves once `connection_made` has run; the callbacks that
+    /// follow, and their order, are [`SubprocessProtocol`]'s.
+    ///
+    /// The child starts with an empty signal mask and the default
+    /// disposition of every signal the loop handles, and inherits no
+    /// descriptor of the loop's.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProgramNotFound`](crate::Error::ProgramNotFound),
+    /// [`Error::Cwd`](crate::Error::Cwd) or
+    /// [`Error::Spawn`](crate::Error::Spawn), with the OS error (errno
+    /// included), when the child cannot be started — no descriptor is left
+    /// open and no process behind;
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a NUL
+    /// byte, an `=` in an environment name or a misplaced
+    /// [`Stdio::Stdout`](crate::Stdio::Stdout);
+    /// [`Error::Loop`](crate::Error::Loop) once the loop is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future after the child started kills it and closes its
+    /// pipes; it is still reaped.
+    fn subprocess_exec<P>(
+        &self,
+        factory: impl FnOnce() -> P,
+        program: impl AsRef<OsStr>,
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<(Rc<SubprocessTransport>, Rc<RefCell<P>>)>>
+    where
+        P: SubprocessProtocol + 'static;
+
+    /// Runs `cmd` with `/bin/sh -c` (asyncio's `subprocess_shell`).
+    /// Quoting is the caller's business.
+    ///
+    /// # Errors
+    ///
+    /// As [`subprocess_exec`](ProcessExt::subprocess_exec).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`subprocess_exec`](ProcessExt::subprocess_exec).
+    fn subprocess_shell<P>(
+        &self,
+        factory: impl FnOnce() -> P,
+        cmd: impl AsRef<OsStr>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<(Rc<SubprocessTransport>, Rc<RefCell<P>>)>>
+    where
+        P: SubprocessProtocol + 'static;
+
+    /// Chooses how this loop notices its children's exits, for children
+    /// spawned from now on (asyncio's `set_child_watcher`, per loop).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Loop`](crate::Error::Loop) once the loop is closed.
+    fn set_child_watcher(&self, watcher: ChildWatcher) -> Result<()>;
+
+    /// How this loop notices its children's exits.
+    fn child_watcher(&self) -> ChildWatcher;
+}
+
+impl ProcessExt for Loop {
+    fn subprocess_exec<P>(
+        &self,
+        factory: impl FnOnce() -> P,
+        program: impl AsRef<OsStr>,
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<(Rc<SubprocessTransport>, Rc<RefCell<P>>)>>
+    where
+        P: SubprocessProtocol + 'static,
+    {
+        let program = program.as_ref().to_owned();
+        let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        exec::subprocess_exec(self.clone(), factory, program, args, opts)
+    }
+
+    fn subprocess_shell<P>(
+        &self,
+        factory: impl FnOnce() -> P,
+        cmd: impl AsRef<OsStr>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<(Rc<SubprocessTransport>, Rc<RefCell<P>>)>>
+    where
+        P: SubprocessProtocol + 'static,
+    {
+        let args = vec![OsString::from("-c"), cmd.as_ref().to_owned()];
+        exec::subprocess_exec(self.clone(), factory, OsString::from(SHELL), args, opts)
+    }
+
+    fn set_child_watcher(&self, watcher: ChildWatcher) -> Result<()> {
+        LoopChildren::of(self)?.set_kind(watcher);
+        Ok(())
+    }
+
+    fn child_watcher(&self) -> ChildWatcher {
+        self.extension::<LoopChildren>().map_or(ChildWatcher::default(), |c| c.kind())
+    }
+}
+
+/// The seal of [`ProcessExt`]: only [`Loop`] implements it.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for loop_core::Loop {}
+}
