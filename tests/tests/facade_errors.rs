@@ -101,12 +101,22 @@ const ECONNREFUSED: i32 = 111;
 
 #[test]
 fn cancellation_is_one_kind_whichever_crate_reports_it() {
-    let from_core = Error::from(tulip::event_loop::Error::Cancelled);
+    let from_core = Error::from(tulip::event_loop::Error::cancelled());
     let from_transports = Error::from(TransportError::Cancelled);
-    let through_transports = Error::from(TransportError::Loop(tulip::event_loop::Error::Cancelled));
+    let through_transports =
+        Error::from(TransportError::Loop(tulip::event_loop::Error::cancelled()));
     for e in [&from_core, &from_transports, &through_transports] {
         assert!(e.is_cancelled(), "{e:?}");
-        assert!(matches!(e, Error::Loop(tulip::event_loop::Error::Cancelled)), "{e:?}");
+        assert!(matches!(e, Error::Loop(tulip::event_loop::Error::Cancelled { .. })), "{e:?}");
+    }
+    // A cancellation's message survives a trip through the transports'
+    // error.
+    let core = tulip::event_loop::Error::cancelled_with("bye");
+    let through = Error::from(TransportError::from(core));
+    assert!(through.is_cancelled(), "{through:?}");
+    match &through {
+        Error::Loop(e) => assert_eq!(e.cancel_message(), Some("bye")),
+        other => panic!("{other:?}"),
     }
 }
 

@@ -92,14 +92,14 @@ impl<T> Future for ExecutorFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let this = self.get_mut();
         match &mut this.inner {
-            Inner::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Cancelled))),
+            Inner::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::cancelled()))),
             Inner::Waiting(shared) => {
                 let mut slot = lock(shared);
                 if let Some(v) = slot.value.take() {
                     return Poll::Ready(v);
                 }
                 if slot.sender_gone {
-                    return Poll::Ready(Err(Error::Cancelled));
+                    return Poll::Ready(Err(Error::cancelled()));
                 }
                 match &slot.waker {
                     Some(w) if w.will_wake(cx.waker()) => {}

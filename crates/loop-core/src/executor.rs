@@ -9,8 +9,14 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
+
+/// How long [`Loop::shutdown_default_executor`](crate::Loop::shutdown_default_executor)
+/// waits for the default executor's threads to join (asyncio's
+/// `THREAD_JOIN_TIMEOUT`, which `asyncio.run` passes): 300 seconds.
+pub const THREAD_JOIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A unit of blocking work.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -173,7 +179,6 @@ impl Drop for ThreadPoolExecutor {
 mod tests {
     use super::*;
     use std::sync::mpsc;
-    use std::time::Duration;
 
     #[test]
     fn runs_jobs_and_bounds_workers() {

@@ -31,7 +31,9 @@ struct Inner<T: 'static> {
 /// `asyncio.Future`, made by [`Loop::create_future`]).
 ///
 /// Clones share the outcome. Awaiting it (for `T: Clone`) yields a clone of
-/// the result, or the error it was failed or cancelled with. Done callbacks
+/// the result, or the error it was failed or cancelled with; awaiting it
+/// pending while another loop runs yields [`Error::InvalidArgument`] (as
+/// asyncio refuses a future attached to a different loop). Done callbacks
 /// are scheduled with `call_soon` when the outcome is set, never called
 /// inline.
 pub struct LoopFuture<T: 'static> {
@@ -70,7 +72,7 @@ impl<T: 'static> LoopFuture<T> {
 
     /// Whether the future was cancelled.
     pub fn cancelled(&self) -> bool {
-        matches!(*self.inner.state.borrow(), State::Done(Err(Error::Cancelled)))
+        matches!(*self.inner.state.borrow(), State::Done(Err(Error::Cancelled { .. })))
     }
 
     /// Marks the future done with `value`.
@@ -91,9 +93,17 @@ impl<T: 'static> LoopFuture<T> {
         self.complete(Err(error))
     }
 
-    /// Cancels the future. Returns `false` if it is already done.
+    /// Cancels the future: its awaiters see [`Error::Cancelled`]. Returns
+    /// `false` if it is already done.
     pub fn cancel(&self) -> bool {
-        self.complete(Err(Error::Cancelled)).is_ok()
+        self.complete(Err(Error::cancelled())).is_ok()
+    }
+
+    /// Cancels the future with a message (asyncio's `cancel(msg)`): its
+    /// awaiters see [`Error::Cancelled`] carrying `message`. Returns `false`
+    /// if it is already done.
+    pub fn cancel_with(&self, message: impl Into<std::sync::Arc<str>>) -> bool {
+        self.complete(Err(Error::cancelled_with(message))).is_ok()
     }
 
     /// The error the future failed with, `None` after success.
@@ -191,6 +201,14 @@ impl<T: Clone + 'static> Future for LoopFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         match &mut *self.inner.state.borrow_mut() {
             State::Done(r) => Poll::Ready(r.clone()),
+            // asyncio refuses to await a future of another loop.
+            State::Pending { .. }
+                if crate::policy::another_loop_runs(|lp| self.inner.owner.points_to(lp)) =>
+            {
+                Poll::Ready(Err(Error::InvalidArgument(
+                    "the awaited future belongs to another event loop than the running one".into(),
+                )))
+            }
             State::Pending { wakers, .. } => {
                 if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
                     wakers.push(cx.waker().clone());
@@ -206,7 +224,7 @@ impl<T: 'static> fmt::Debug for LoopFuture<T> {
         let state = match &*self.inner.state.borrow() {
             State::Pending { .. } => "pending",
             State::Done(Ok(_)) => "finished",
-            State::Done(Err(Error::Cancelled)) => "cancelled",
+            State::Done(Err(Error::Cancelled { .. })) => "cancelled",
             State::Done(Err(_)) => "failed",
         };
         f.debug_struct("LoopFuture").field("state", &state).finish()

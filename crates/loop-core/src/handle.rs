@@ -48,6 +48,35 @@ impl<F: FnOnce()> Callback for Once<F> {
     }
 }
 
+/// A timer's one-shot callback. Its cancellation, while it sits in its
+/// loop's timer heap, is counted there (the count drives purging), however
+/// it is cancelled: through [`TimerHandle::cancel`] or through the
+/// [`Handle`] that [`TimerHandle::handle`] lends.
+struct Timed<F> {
+    header: Header,
+    f: Cell<Option<F>>,
+    /// The owning heap's count of cancelled entries it still holds.
+    cancelled_in_heap: Rc<Cell<usize>>,
+}
+
+impl<F: FnOnce()> Callback for Timed<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn call(&self) {
+        if let Some(f) = self.f.take() {
+            f();
+        }
+    }
+    fn release(&self) {
+        // Called once, when the handle is cancelled.
+        if self.header.in_heap.get() {
+            self.cancelled_in_heap.set(self.cancelled_in_heap.get() + 1);
+        }
+        drop(self.f.take());
+    }
+}
+
 /// A callback that may run many times (fd watchers).
 struct Repeating<F> {
     header: Header,
@@ -92,6 +121,19 @@ impl Handle {
     pub(crate) fn new(f: impl FnOnce() + 'static) -> Self {
         Handle {
             cell: Rc::new(Once { header: Header::new(Location::caller()), f: Cell::new(Some(f)) }),
+        }
+    }
+
+    /// Wraps a timer's one-shot callback, whose cancellation while it is in
+    /// its loop's heap is counted in `cancelled_in_heap` (see [`Timed`]).
+    #[track_caller]
+    pub(crate) fn timer(f: impl FnOnce() + 'static, cancelled_in_heap: Rc<Cell<usize>>) -> Self {
+        Handle {
+            cell: Rc::new(Timed {
+                header: Header::new(Location::caller()),
+                f: Cell::new(Some(f)),
+                cancelled_in_heap,
+            }),
         }
     }
 
@@ -171,15 +213,13 @@ impl fmt::Debug for Handle {
 pub struct TimerHandle {
     handle: Handle,
     when: Instant,
-    /// The owning loop's count of cancelled entries still in its heap.
-    cancelled_in_heap: Option<Rc<Cell<usize>>>,
 }
 
 impl TimerHandle {
-    /// A timer handle whose cancellation is counted in `counter` while the
-    /// handle sits in its loop's heap.
-    pub(crate) fn tracked(handle: Handle, when: Instant, counter: Rc<Cell<usize>>) -> Self {
-        TimerHandle { handle, when, cancelled_in_heap: Some(counter) }
+    /// The timer handle of `handle` (made with [`Handle::timer`], so that
+    /// its cancellation is counted by its heap), due at `when`.
+    pub(crate) fn new(handle: Handle, when: Instant) -> Self {
+        TimerHandle { handle, when }
     }
 
     /// When the callback is due, on the loop's clock.
@@ -188,17 +228,10 @@ impl TimerHandle {
     }
 
     /// Cancels the timer: the callback will not run. A no-op after the run
-    /// or when already cancelled.
+    /// or when already cancelled. The same as cancelling
+    /// [`handle`](TimerHandle::handle).
     pub fn cancel(&self) {
-        if self.handle.cancelled() {
-            return;
-        }
         self.handle.cancel();
-        if self.handle.cell.header().in_heap.get() {
-            if let Some(counter) = &self.cancelled_in_heap {
-                counter.set(counter.get() + 1);
-            }
-        }
     }
 
     /// Whether [`cancel`](TimerHandle::cancel) was called.
@@ -207,6 +240,8 @@ impl TimerHandle {
     }
 
     /// The underlying callback handle (what the loop runs when due).
+    /// Cancelling it cancels the timer, exactly as
+    /// [`cancel`](TimerHandle::cancel) does.
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
@@ -267,13 +302,18 @@ mod tests {
     #[test]
     fn timer_cancel_counts_only_while_in_heap() {
         let counter = Rc::new(Cell::new(0));
-        let t = TimerHandle::tracked(Handle::new(|| {}), Instant::now(), counter.clone());
+        let t = TimerHandle::new(Handle::timer(|| {}, counter.clone()), Instant::now());
         t.set_in_heap(true);
         t.cancel();
         t.cancel();
+        t.handle().cancel();
         assert_eq!(counter.get(), 1);
-        let t2 = TimerHandle::tracked(Handle::new(|| {}), Instant::now(), counter.clone());
+        let t2 = TimerHandle::new(Handle::timer(|| {}, counter.clone()), Instant::now());
         t2.cancel();
         assert_eq!(counter.get(), 1, "not in heap: not counted");
+        let t3 = TimerHandle::new(Handle::timer(|| {}, counter.clone()), Instant::now());
+        t3.set_in_heap(true);
+        t3.handle().cancel();
+        assert_eq!(counter.get(), 2, "cancelled through its Handle: counted too");
     }
 }

@@ -22,6 +22,10 @@
 //! `call_soon`. The default executor is a bounded thread pool the loop
 //! starts lazily.
 //!
+//! The crate denies `unsafe_code`; its two `unsafe` blocks (a task's waker
+//! and the in-place poll of a task's pinned future) live in one module,
+//! `task/raw.rs`, each with the proof that it holds.
+//!
 //! # Examples
 //!
 //! ```
@@ -40,6 +44,8 @@
 //! lp.close()?;
 //! # Ok::<(), loop_core::Error>(())
 //! ```
+
+#![deny(unsafe_code)]
 
 mod blocking;
 mod common;
@@ -67,7 +73,7 @@ pub use blocking::ExecutorFuture;
 pub use common::{DEBUG_ENV_VAR, DEFAULT_SLOW_CALLBACK_DURATION};
 pub use error::{Error, Result};
 pub use exception::{ExceptionContext, ExceptionHandler, default_exception_handler};
-pub use executor::{Executor, Job, ThreadPoolExecutor};
+pub use executor::{Executor, Job, THREAD_JOIN_TIMEOUT, ThreadPoolExecutor};
 pub use extension::LoopExtension;
 pub use future::{CallbackId, LoopFuture};
 pub use handle::{Handle, TimerHandle};

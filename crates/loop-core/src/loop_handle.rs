@@ -40,6 +40,11 @@ impl WeakLoop {
     pub fn upgrade(&self) -> Option<Loop> {
         self.weak.upgrade().map(|rc| Loop { rc })
     }
+
+    /// Whether this refers to `lp` (without upgrading).
+    pub(crate) fn points_to(&self, lp: &Loop) -> bool {
+        std::ptr::eq(self.weak.as_ptr(), Rc::as_ptr(&lp.rc))
+    }
 }
 
 impl fmt::Debug for WeakLoop {
@@ -115,7 +120,8 @@ impl Loop {
     }
 
     /// Schedules `f` to run on the next iteration, after everything already
-    /// scheduled (FIFO). Never runs `f` before returning.
+    /// scheduled (FIFO), `call_soon_threadsafe` calls made before included.
+    /// Never runs `f` before returning.
     ///
     /// # Errors
     ///
@@ -139,7 +145,7 @@ impl Loop {
         let when = self.time().checked_add(delay).ok_or_else(|| {
             Error::InvalidArgument(format!("delay {delay:?} overflows the loop's clock"))
         })?;
-        self.rc.call_at(when, Handle::new(f))
+        self.rc.call_at(when, f)
     }
 
     /// Schedules `f` to run at `when` on the loop's clock.
@@ -149,7 +155,7 @@ impl Loop {
     /// [`Error::LoopClosed`] after `close`.
     #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> Result<TimerHandle> {
-        self.rc.call_at(when, Handle::new(f))
+        self.rc.call_at(when, f)
     }
 
     /// Schedules `f` to run at the end of the current iteration, after the
@@ -207,11 +213,12 @@ impl Loop {
         self.rc.add_reader(fd.as_fd(), Handle::repeating(f))
     }
 
-    /// Stops watching `fd` for reading; returns whether it was watched.
+    /// Stops watching `fd` for reading; returns whether it was watched
+    /// (`false` after `close`, which dropped every watch, as in asyncio).
     ///
     /// # Errors
     ///
-    /// [`Error::LoopClosed`] after `close`.
+    /// None today; the `Result` leaves room for a driver's refusal.
     pub fn remove_reader(&self, fd: impl AsFd) -> Result<bool> {
         self.rc.remove_reader(fd.as_fd())
     }
@@ -226,11 +233,12 @@ impl Loop {
         self.rc.add_writer(fd.as_fd(), Handle::repeating(f))
     }
 
-    /// Stops watching `fd` for writing; returns whether it was watched.
+    /// Stops watching `fd` for writing; returns whether it was watched
+    /// (`false` after `close`, as in asyncio).
     ///
     /// # Errors
     ///
-    /// [`Error::LoopClosed`] after `close`.
+    /// None today; the `Result` leaves room for a driver's refusal.
     pub fn remove_writer(&self, fd: impl AsFd) -> Result<bool> {
         self.rc.remove_writer(fd.as_fd())
     }
@@ -258,7 +266,9 @@ impl Loop {
     /// As [`run_forever`](Loop::run_forever); [`Error::Panicked`] if `fut`
     /// panicked; [`Error::Cancelled`] if its task was cancelled;
     /// [`Error::InvalidState`] if the loop was stopped before `fut`
-    /// completed.
+    /// completed. A [`Task`] or [`LoopFuture`] of another loop (which this
+    /// loop can never complete) resolves at once to
+    /// `Err(`[`Error::InvalidArgument`]`)`, as its own output.
     #[track_caller]
     pub fn run_until_complete<F>(&self, fut: F) -> Result<F::Output>
     where
@@ -377,13 +387,17 @@ impl Loop {
     /// Runs blocking `f` on the default executor and resolves to its result
     /// (asyncio's `run_in_executor(None, f)`). The loop never blocks.
     ///
-    /// The future resolves to [`Error::ExecutorShutdown`] if the default
-    /// executor was shut down, and to [`Error::Panicked`] if `f` panicked.
+    /// The future resolves to [`Error::LoopClosed`] after `close`, to
+    /// [`Error::ExecutorShutdown`] if the default executor was shut down,
+    /// and to [`Error::Panicked`] if `f` panicked.
     pub fn run_in_executor<T, F>(&self, f: F) -> crate::blocking::ExecutorFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        if self.is_closed() {
+            return crate::blocking::ExecutorFuture::failed(Error::LoopClosed);
+        }
         match self.common().default_executor() {
             Ok(ex) => crate::blocking::submit(&*ex, f),
             Err(e) => crate::blocking::ExecutorFuture::failed(e),
@@ -391,11 +405,17 @@ impl Loop {
     }
 
     /// Runs blocking `f` on `executor` (asyncio's `run_in_executor(ex, f)`).
+    ///
+    /// The future resolves to [`Error::LoopClosed`] after `close` (`f` is
+    /// not run), as in asyncio.
     pub fn run_in<T, F>(&self, executor: &dyn Executor, f: F) -> crate::blocking::ExecutorFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        if self.is_closed() {
+            return crate::blocking::ExecutorFuture::failed(Error::LoopClosed);
+        }
         crate::blocking::submit(executor, f)
     }
 
@@ -404,18 +424,43 @@ impl Loop {
         self.common().set_default_executor(executor);
     }
 
-    /// Shuts the default executor down and waits (off the loop thread) for
-    /// its threads to finish. Later `run_in_executor` calls fail with
-    /// [`Error::ExecutorShutdown`].
+    /// Shuts the default executor down and waits (off the loop thread, with
+    /// the loop running) for its threads to finish, at most
+    /// [`THREAD_JOIN_TIMEOUT`](crate::THREAD_JOIN_TIMEOUT) (300 s). Later
+    /// `run_in_executor` calls fail with [`Error::ExecutorShutdown`].
+    ///
+    /// asyncio's `shutdown_default_executor()` waits without limit unless
+    /// given a timeout, and `asyncio.run` gives it 300 s; this form always
+    /// has that limit. For another limit, or none, use
+    /// [`shutdown_default_executor_timeout`](Loop::shutdown_default_executor_timeout).
     ///
     /// # Errors
     ///
-    /// An OS error if the joining thread could not be started.
+    /// As [`shutdown_default_executor_timeout`](Loop::shutdown_default_executor_timeout).
     ///
     /// # Cancel safety
     ///
     /// Cancelling the wait does not undo the shutdown.
     pub async fn shutdown_default_executor(&self) -> Result<()> {
+        self.shutdown_default_executor_timeout(Some(crate::THREAD_JOIN_TIMEOUT)).await
+    }
+
+    /// Shuts the default executor down and waits for its threads to finish
+    /// for at most `timeout` (`None`: without limit), asyncio 3.12's
+    /// `shutdown_default_executor(timeout)`. When the threads have not
+    /// joined in time it warns (a `tracing` warning, asyncio's
+    /// `RuntimeWarning`) and returns; the threads finish on their own.
+    ///
+    /// # Errors
+    ///
+    /// An OS error if the joining thread could not be started;
+    /// [`Error::NoRunningLoop`] if a timeout must be armed outside a
+    /// running loop.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling the wait does not undo the shutdown.
+    pub async fn shutdown_default_executor_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         let Some(ex) = self.common().take_default_executor() else {
             return Ok(());
         };
@@ -424,7 +469,21 @@ impl Loop {
             ex.shutdown(true);
             tx.send(());
         })?;
-        rx.await
+        let Some(limit) = timeout else {
+            return rx.await;
+        };
+        match crate::helpers::timeout(limit, rx).await {
+            Ok(joined) => joined,
+            Err(Error::TimedOut { .. }) => {
+                tracing::warn!(
+                    target: "tulip",
+                    loop_id = self.id(),
+                    "the default executor did not finish joining its threads within {limit:?}"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     // ----- errors and debug -----

@@ -25,6 +25,16 @@ pub fn get_running_loop() -> Result<Loop> {
     RUNNING.with(|r| r.borrow().clone()).ok_or(Error::NoRunningLoop)
 }
 
+/// Whether a loop runs on this thread that `is_mine` does not recognise
+/// (awaiting a task or future of another loop from it would never end).
+pub(crate) fn another_loop_runs(is_mine: impl FnOnce(&Loop) -> bool) -> bool {
+    RUNNING
+        .try_with(|r| r.try_borrow().ok()?.as_ref().map(|lp| !is_mine(lp)))
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
 /// Fails if `lp` cannot start running on this thread now.
 pub(crate) fn check_can_run(lp: &Loop) -> Result<()> {
     if lp.is_running() {

@@ -8,8 +8,8 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
@@ -46,6 +46,58 @@ impl fmt::Debug for RemoteItem {
 struct Shared {
     queue: ConcurrentQueue<RemoteItem>,
     wake: Box<dyn Fn() + Send + Sync>,
+    /// The tasks spawned with [`RemoteLoop::spawn`] whose futures still
+    /// exist: their wakers, so that closing the loop can free them.
+    spawned: Mutex<Spawned>,
+}
+
+/// The wakers of live [`RemoteLoop::spawn`] tasks, by key (a slab).
+#[derive(Default)]
+struct Spawned {
+    wakers: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+impl Spawned {
+    fn insert(&mut self) -> usize {
+        match self.free.pop() {
+            Some(key) => key,
+            None => {
+                self.wakers.push(None);
+                self.wakers.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        if let Some(slot) = self.wakers.get_mut(key) {
+            if slot.take().is_some() {
+                self.free.push(key);
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn spawned(&self) -> std::sync::MutexGuard<'_, Spawned> {
+        // Every critical section leaves the slab consistent.
+        self.spawned.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Lives inside a spawned task's future: forgets the task's waker when the
+/// future is dropped (it completed, or it was cancelled).
+struct Unregister {
+    shared: std::sync::Weak<Shared>,
+    key: usize,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.spawned().remove(self.key);
+        }
+    }
 }
 
 /// The receiving end a loop implementation drains (one per loop).
@@ -58,7 +110,11 @@ impl RemoteQueue {
     /// selector; it should coalesce repeated wake-ups itself).
     pub(crate) fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
         RemoteQueue {
-            shared: Arc::new(Shared { queue: ConcurrentQueue::unbounded(), wake: Box::new(wake) }),
+            shared: Arc::new(Shared {
+                queue: ConcurrentQueue::unbounded(),
+                wake: Box::new(wake),
+                spawned: Mutex::default(),
+            }),
         }
     }
 
@@ -78,10 +134,16 @@ impl RemoteQueue {
     }
 
     /// Refuses further pushes (loop close) and drops what is queued, on the
-    /// calling (loop) thread.
+    /// calling (loop) thread; then frees the spawned tasks still waiting:
+    /// woken, each one's schedule finds the queue closed and drops it (its
+    /// `RemoteTask` resolves to `Cancelled`).
     pub(crate) fn close(&self) {
         self.shared.queue.close();
         while self.shared.queue.pop().is_ok() {}
+        let waiting = std::mem::take(&mut self.shared.spawned().wakers);
+        for w in waiting.into_iter().flatten() {
+            w.wake();
+        }
     }
 }
 
@@ -134,6 +196,13 @@ impl RemoteLoop {
     /// Schedules `f` to run on the loop's thread, waking the loop if it is
     /// blocked in its selector.
     ///
+    /// `f` joins the same FIFO queue as `call_soon`: a call made before a
+    /// `call_soon` — on the loop's own thread, or on a thread that
+    /// provably finished before (joined, or synchronised with the loop's
+    /// thread) — runs before that callback, as in asyncio. Calls racing
+    /// with the loop's thread are ordered when the loop next looks at its
+    /// queue.
+    ///
     /// # Errors
     ///
     /// [`Error::LoopClosed`] when the loop is closed.
@@ -157,7 +226,9 @@ impl RemoteLoop {
 
     /// Runs a `Send` future as a task on the loop, from any thread (asyncio's
     /// `run_coroutine_threadsafe`). Await the returned [`RemoteTask`] (from
-    /// any executor) for the output.
+    /// any executor) for the output. If the loop closes first, the future
+    /// is dropped (on the loop's thread, even while it waits for a wake-up)
+    /// and the `RemoteTask` resolves to [`Error::Cancelled`].
     ///
     /// # Errors
     ///
@@ -171,6 +242,12 @@ impl RemoteLoop {
             return Err(Error::LoopClosed);
         }
         let me = self.clone();
+        let key = self.shared.spawned().insert();
+        let unregister = Unregister { shared: Arc::downgrade(&self.shared), key };
+        let fut = async move {
+            let _unregister = unregister;
+            fut.await
+        };
         let body = AssertUnwindSafe(fut).catch_unwind();
         let (runnable, task) = async_task::spawn(body, move |r| {
             // The loop closed: nothing will ever run this task. Its future is
@@ -181,6 +258,9 @@ impl RemoteLoop {
                 drop(r);
             }
         });
+        if let Some(slot) = self.shared.spawned().wakers.get_mut(key) {
+            *slot = Some(runnable.waker());
+        }
         runnable.schedule();
         Ok(RemoteTask { task: Some(task.fallible()) })
     }
@@ -238,7 +318,7 @@ impl<T> Future for RemoteTask<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let Some(task) = self.task.as_mut() else {
-            return Poll::Ready(Err(Error::Cancelled));
+            return Poll::Ready(Err(Error::cancelled()));
         };
         match task.poll(cx) {
             Poll::Pending => Poll::Pending,
@@ -247,7 +327,7 @@ impl<T> Future for RemoteTask<T> {
                 Poll::Ready(match out {
                     Some(out) => out.map_err(|p| Error::Panicked(panic_message(&*p))),
                     // Dropped unfinished by its closed loop.
-                    None => Err(Error::Cancelled),
+                    None => Err(Error::cancelled()),
                 })
             }
         }

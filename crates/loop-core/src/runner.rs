@@ -137,8 +137,11 @@ impl Runner {
 
     /// Shuts down: cancels leftover tasks and runs them to completion
     /// (reporting failures other than cancellation to the exception
-    /// handler), shuts the default executor down, closes the loop, and
-    /// clears the thread's current loop (as asyncio's `Runner.close` does).
+    /// handler: a task whose cleanup — its future's drop — panicked ends
+    /// with that panic), shuts the default executor down (waiting at most
+    /// [`THREAD_JOIN_TIMEOUT`](crate::THREAD_JOIN_TIMEOUT)), closes the
+    /// loop, and clears the thread's current loop (as asyncio's
+    /// `Runner.close` does).
     ///
     /// # Errors
     ///
@@ -188,15 +191,17 @@ fn finish(lp: &Loop) -> Result<()> {
                 crate::helpers::wait_done(&t).await;
             }
         })?;
+        // A leftover task fails rather than ending cancelled when its
+        // cleanup (its future's drop) panics. One whose handle is gone was
+        // reported as it failed ("never retrieved"); the others are
+        // reported here, as asyncio.run reports them.
         for t in leftovers {
-            if let Some(err) = t.exception() {
-                if !err.is_cancelled() {
-                    lp.call_exception_handler(
-                        ExceptionContext::new("unhandled error during asyncio.run() shutdown")
-                            .with_error(err)
-                            .with_task(t),
-                    );
-                }
+            if let Some(err) = t.take_unreported_failure() {
+                lp.call_exception_handler(
+                    ExceptionContext::new("unhandled error during asyncio.run() shutdown")
+                        .with_error(err)
+                        .with_task(t),
+                );
             }
         }
     }

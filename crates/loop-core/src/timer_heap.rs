@@ -48,7 +48,8 @@ impl Ord for Entry {
 pub(crate) struct TimerHeap {
     heap: BinaryHeap<Reverse<Entry>>,
     next_seq: u64,
-    /// Cancelled entries still in the heap; timer handles increment it.
+    /// Cancelled entries still in the heap; timer handles increment it when
+    /// cancelled while in the heap.
     cancelled: Rc<Cell<usize>>,
 }
 
@@ -57,9 +58,17 @@ impl TimerHeap {
         TimerHeap { heap: BinaryHeap::new(), next_seq: 0, cancelled: Rc::new(Cell::new(0)) }
     }
 
-    /// Schedules `handle` at `when` and returns its timer handle.
+    /// The count of cancelled entries, for [`Handle::timer`]: a timer's
+    /// handle counts its own cancellation while it is in the heap.
+    pub(crate) fn cancelled_counter(&self) -> Rc<Cell<usize>> {
+        self.cancelled.clone()
+    }
+
+    /// Schedules `handle` (made with [`Handle::timer`] and this heap's
+    /// [`cancelled_counter`](Self::cancelled_counter)) at `when` and returns
+    /// its timer handle.
     pub(crate) fn push(&mut self, when: Instant, handle: Handle) -> TimerHandle {
-        let timer = TimerHandle::tracked(handle, when, self.cancelled.clone());
+        let timer = TimerHandle::new(handle, when);
         timer.set_in_heap(true);
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -151,8 +160,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn noop() -> Handle {
-        Handle::new(|| {})
+    fn noop(heap: &TimerHeap) -> Handle {
+        Handle::timer(|| {}, heap.cancelled_counter())
     }
 
     #[test]
@@ -162,7 +171,8 @@ mod tests {
         let order = Rc::new(std::cell::RefCell::new(Vec::new()));
         for i in 0..10 {
             let o = order.clone();
-            heap.push(t0, Handle::new(move || o.borrow_mut().push(i)));
+            let h = Handle::timer(move || o.borrow_mut().push(i), heap.cancelled_counter());
+            heap.push(t0, h);
         }
         heap.pop_due(t0, |h| h.run());
         assert_eq!(*order.borrow(), (0..10).collect::<Vec<_>>());
@@ -172,7 +182,8 @@ mod tests {
     fn not_due_stays() {
         let mut heap = TimerHeap::new();
         let t0 = Instant::now();
-        heap.push(t0 + Duration::from_millis(5), noop());
+        let h = noop(&heap);
+        heap.push(t0 + Duration::from_millis(5), h);
         let mut n = 0;
         heap.pop_due(t0, |_| n += 1);
         assert_eq!(n, 0);
@@ -183,8 +194,12 @@ mod tests {
     fn cancelled_entries_are_purged() {
         let mut heap = TimerHeap::new();
         let t0 = Instant::now();
-        let timers: Vec<_> =
-            (0..1000).map(|i| heap.push(t0 + Duration::from_secs(i), noop())).collect();
+        let timers: Vec<_> = (0..1000)
+            .map(|i| {
+                let h = noop(&heap);
+                heap.push(t0 + Duration::from_secs(i), h)
+            })
+            .collect();
         for t in &timers[..600] {
             t.cancel();
         }
@@ -201,8 +216,9 @@ mod tests {
     fn cancelled_top_is_skipped_for_deadline() {
         let mut heap = TimerHeap::new();
         let t0 = Instant::now();
-        let a = heap.push(t0, noop());
-        heap.push(t0 + Duration::from_secs(1), noop());
+        let (ha, hb) = (noop(&heap), noop(&heap));
+        let a = heap.push(t0, ha);
+        heap.push(t0 + Duration::from_secs(1), hb);
         a.cancel();
         assert_eq!(heap.next_deadline(), Some(t0 + Duration::from_secs(1)));
         assert_eq!(heap.cancelled_len(), 0);

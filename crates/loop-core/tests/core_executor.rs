@@ -230,3 +230,52 @@ fn child_lazy_and_bounded_pool() {
     assert!(executor_thread_count() <= bound, "more threads than the bound");
     lp.close().unwrap();
 }
+
+#[test]
+fn shutdown_default_executor_gives_up_after_its_timeout_and_warns() {
+    use std::time::Duration;
+    assert_eq!(loop_core::THREAD_JOIN_TIMEOUT, Duration::from_secs(300), "asyncio's default");
+    let lp = Loop::new().unwrap();
+    lp.set_default_executor(Arc::new(ThreadPoolExecutor::new(1)));
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    drop(lp.run_in_executor(move || {
+        started_tx.send(()).unwrap();
+        // Holds its thread past the shutdown's timeout.
+        let _ = release_rx.recv_timeout(LIMIT);
+    }));
+    started_rx.recv_timeout(LIMIT).unwrap();
+    let rec = core_util::Recorder::default();
+    let lp2 = lp.clone();
+    let t0 = Instant::now();
+    let out = rec.capture(|| {
+        run_with_timeout(&lp, LIMIT, async move {
+            lp2.shutdown_default_executor_timeout(Some(Duration::from_millis(100))).await
+        })
+    });
+    let took = t0.elapsed();
+    release_tx.send(()).unwrap();
+    out.unwrap();
+    assert!(took >= Duration::from_millis(100), "returned before the timeout: {took:?}");
+    assert!(took < LIMIT / 2, "did not give up after its timeout: {took:?}");
+    let warned = rec.matching("did not finish joining its threads");
+    assert_eq!(warned.len(), 1, "{:?}", rec.events());
+    assert_eq!(warned[0].level, tracing::Level::WARN);
+    let refused = futures_lite::future::block_on(lp.run_in_executor(|| ()));
+    assert!(matches!(refused, Err(Error::ExecutorShutdown)), "{refused:?}");
+    lp.close().unwrap();
+}
+
+#[test]
+fn run_in_executor_on_a_closed_loop_fails_with_loop_closed() {
+    // asyncio: run_in_executor on a closed loop raises "Event loop is
+    // closed", whichever executor it names.
+    let lp = Loop::new().unwrap();
+    lp.close().unwrap();
+    let default = futures_lite::future::block_on(lp.run_in_executor(|| 1));
+    assert!(matches!(default, Err(Error::LoopClosed)), "{default:?}");
+    let pool = ThreadPoolExecutor::new(1);
+    let given = futures_lite::future::block_on(lp.run_in(&pool, || 1));
+    assert!(matches!(given, Err(Error::LoopClosed)), "{given:?}");
+    pool.shutdown(true);
+}

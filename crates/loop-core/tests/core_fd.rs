@@ -397,3 +397,18 @@ fn fill_until_blocked(mut sock: &UnixStream) {
         }
     }
 }
+
+#[test]
+fn remove_reader_and_remove_writer_after_close_return_false() {
+    // asyncio: after close(), remove_reader/remove_writer return False.
+    let _one = serial();
+    let lp = Loop::new().unwrap();
+    let (a, _b) = UnixStream::pair().unwrap();
+    lp.add_reader(&a, || {}).unwrap();
+    lp.add_writer(&a, || {}).unwrap();
+    lp.close().unwrap();
+    assert!(!lp.remove_reader(&a).unwrap());
+    assert!(!lp.remove_writer(&a).unwrap());
+    // Adding is still refused.
+    assert!(matches!(lp.add_reader(&a, || {}), Err(Error::LoopClosed)));
+}

@@ -89,7 +89,7 @@ fn run_shuts_the_default_executor_down_and_waits_for_it() {
 }
 
 #[test]
-fn the_loop_s_executor_refuses_work_after_run() {
+fn the_loop_refuses_executor_work_after_run() {
     let seen: Rc<RefCell<Option<Loop>>> = Rc::new(RefCell::new(None));
     let s = seen.clone();
     run(async move {
@@ -99,8 +99,9 @@ fn the_loop_s_executor_refuses_work_after_run() {
     })
     .unwrap();
     let lp = seen.borrow_mut().take().unwrap();
+    // run() closed the loop (asyncio: "Event loop is closed").
     let r = futures_lite::future::block_on(lp.run_in_executor(|| 1));
-    assert!(matches!(r, Err(Error::ExecutorShutdown)), "{r:?}");
+    assert!(matches!(r, Err(Error::LoopClosed)), "{r:?}");
 }
 
 #[test]
@@ -136,4 +137,26 @@ fn run_makes_its_loop_the_current_loop_and_clears_it_after() {
     })
     .unwrap();
     assert!(current);
+}
+
+#[test]
+fn run_until_complete_with_another_loop_s_task_or_future_is_an_argument_error() {
+    let lp = Loop::new().unwrap();
+    let other = Loop::new().unwrap();
+    let task = other.create_task(async { 1 }).unwrap();
+    // The race with a sleep on `lp` turns a hang into a failure.
+    let out = core_util::run_with_timeout(&lp, Duration::from_secs(2), task);
+    assert!(
+        matches!(&out, Err(Error::InvalidArgument(m)) if m.contains("another event loop")),
+        "{out:?}"
+    );
+    let fut = other.create_future::<u8>();
+    let out = core_util::run_with_timeout(&lp, Duration::from_secs(2), fut);
+    assert!(matches!(&out, Err(Error::InvalidArgument(_))), "{out:?}");
+    // Its own loop still runs it.
+    let mut task = other.create_task(async { 2 }).unwrap();
+    other.run_until_complete(async {}).unwrap();
+    assert_eq!(task.try_take().unwrap(), 2);
+    lp.close().unwrap();
+    other.close().unwrap();
 }

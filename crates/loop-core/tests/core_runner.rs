@@ -95,14 +95,14 @@ fn the_hook_sees_every_main_task_and_may_replace_its_error() {
     })
     .unwrap();
     let out = runner.run(sleep(Duration::from_secs(3600)));
-    assert!(matches!(out, Err(Error::Cancelled)), "{out:?}");
+    assert!(matches!(out, Err(Error::Cancelled { .. })), "{out:?}");
     assert_eq!(
         *log.borrow(),
         vec![
             "started done=false",
             "finished None",
             "started done=false",
-            "finished Some(Cancelled)"
+            "finished Some(Cancelled { message: None })"
         ]
     );
     runner.close().unwrap();
@@ -123,4 +123,66 @@ fn a_hook_that_refuses_to_start_cancels_the_main_task() {
     assert!(matches!(out, Err(Error::InvalidState(_))), "{out:?}");
     runner.close().unwrap();
     assert!(!ran.get(), "the main task never ran");
+}
+
+/// A guard whose drop (the task's cleanup when it is cancelled) panics.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("cleanup failed");
+    }
+}
+
+/// Each report's message and error.
+type Reports = Rc<RefCell<Vec<(String, Option<Error>)>>>;
+
+/// Records every report's message and error.
+fn record(lp: &Loop) -> Reports {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l2 = log.clone();
+    lp.set_exception_handler(Some(Rc::new(move |_: &Loop, ctx: &loop_core::ExceptionContext| {
+        l2.borrow_mut().push((ctx.message.clone(), ctx.error.clone()))
+    })));
+    log
+}
+
+#[test]
+fn a_leftover_task_failing_in_its_cleanup_at_shutdown_reaches_the_handler() {
+    // asyncio.run reports a leftover task that, once cancelled, ends with an
+    // exception (raised in its cleanup) rather than CancelledError. In Rust
+    // the cleanup is the future's drop; a panic there is that exception.
+    let runner = Runner::new().unwrap();
+    let reports = record(runner.get_loop());
+    let lp = runner.get_loop().clone();
+    // Started (holding its guard) by the run below; its handle is kept.
+    let kept = lp
+        .create_task(async {
+            let _guard = PanicsWhenDropped;
+            sleep(Duration::from_secs(3600)).await.unwrap();
+        })
+        .unwrap();
+    let detached_lp = runner.get_loop().clone();
+    runner
+        .run(async move {
+            drop(detached_lp.create_task(async {
+                let _guard = PanicsWhenDropped;
+                sleep(Duration::from_secs(3600)).await.unwrap();
+            }));
+        })
+        .unwrap();
+    runner.close().unwrap();
+    assert!(kept.done() && !kept.cancelled(), "{kept:?}");
+    let reports = reports.borrow();
+    let messages: Vec<&str> = reports.iter().map(|(m, _)| m.as_str()).collect();
+    let mut sorted = messages.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["Task exception was never retrieved", "unhandled error during asyncio.run() shutdown"],
+        "{reports:?}"
+    );
+    for (_, e) in reports.iter() {
+        assert!(matches!(e, Some(Error::Panicked(m)) if m == "cleanup failed"), "{reports:?}");
+    }
 }

@@ -97,7 +97,7 @@ fn a_factory_that_drops_the_body_cancels_the_task() {
     run_until_idle(&t);
     assert!(task.cancelled());
     let r = task.try_take();
-    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
     t.close().unwrap();
 }
 
@@ -178,7 +178,7 @@ fn a_cancelled_task_s_awaiter_sees_cancelled_and_its_future_is_dropped() {
             awaiter.await
         })
         .unwrap();
-    assert!(matches!(out, Ok(Err(Error::Cancelled))), "{out:?}");
+    assert!(matches!(out, Ok(Err(Error::Cancelled { .. }))), "{out:?}");
     assert!(dropped.get(), "the cancelled task's future was not dropped");
     assert!(!v2.cancelling() && v2.cancelled() && v2.done());
     t.close().unwrap();
@@ -192,7 +192,7 @@ fn cancelling_before_the_first_poll_never_runs_the_body() {
     let task = t.create_task(async move { r.set(true) }).unwrap();
     assert!(task.cancel());
     let r = t.run_until_complete(task).unwrap();
-    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
     assert!(!ran.get());
     t.close().unwrap();
 }

@@ -258,7 +258,7 @@ fn a_remote_task_never_run_because_the_loop_closed_resolves_cancelled() {
     let task = std::thread::spawn(move || remote.spawn(async { 1 }).unwrap()).join().unwrap();
     lp.close().unwrap();
     let r = await_elsewhere(task).expect("the remote task never resolved");
-    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
 }
 
 #[test]
@@ -285,5 +285,40 @@ fn a_remote_task_woken_after_the_loop_closed_resolves_cancelled() {
     let waker = parked.lock().unwrap().take().unwrap();
     std::thread::spawn(move || waker.wake()).join().unwrap();
     let r = await_elsewhere(task).expect("the remote task never resolved");
-    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
+}
+
+#[test]
+fn a_remote_task_still_waiting_when_the_loop_closes_is_freed() {
+    use std::sync::atomic::AtomicBool;
+    /// Sets its flag when the future holding it is dropped.
+    struct Freed(Arc<AtomicBool>);
+    impl Drop for Freed {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let lp = Loop::new().unwrap();
+    let remote = lp.remote();
+    let freed = Arc::new(AtomicBool::new(false));
+    let f = freed.clone();
+    // Spawned from another thread; it waits for a wake-up nobody can give
+    // (no one holds its waker).
+    let task = std::thread::spawn(move || {
+        remote
+            .spawn(async move {
+                let _freed = Freed(f);
+                futures_lite::future::pending::<u32>().await
+            })
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    lp.stop();
+    lp.run_forever().unwrap(); // polls it once: now it waits
+    assert!(!freed.load(Ordering::SeqCst));
+    lp.close().unwrap();
+    assert!(freed.load(Ordering::SeqCst), "close did not free the waiting remote task");
+    let r = await_elsewhere(task).expect("the remote task never resolved");
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
 }

@@ -311,3 +311,34 @@ fn time_is_monotonic_and_when_is_the_deadline() {
     assert_eq!(t.time() - t0, SEC * 2);
     t.close().unwrap();
 }
+
+#[test]
+fn a_cancelled_timer_at_the_head_is_dropped_every_iteration_even_when_busy() {
+    // asyncio drops cancelled timers from the head of its heap at every
+    // iteration, not only when it computes a blocking timeout.
+    let t = TestLoop::new().unwrap();
+    let head = t.call_later(10 * SEC, || {}).unwrap();
+    t.call_later(20 * SEC, || {}).unwrap();
+    head.cancel();
+    // Something is ready: the iteration polls without blocking.
+    t.call_soon(|| {}).unwrap();
+    t.run_once().unwrap();
+    assert_eq!(t.timer_count(), 1, "the cancelled head is still in the heap");
+}
+
+#[test]
+fn cancelling_a_timer_through_its_handle_counts_toward_purging() {
+    // `TimerHandle::handle().cancel()` is a cancellation like
+    // `TimerHandle::cancel()`: the heap is purged once more than half of
+    // more than 100 timers are cancelled.
+    let t = TestLoop::new().unwrap();
+    let timers: Vec<TimerHandle> =
+        (0..200).map(|i| t.call_later((100 + i) * SEC, || {}).unwrap()).collect();
+    // The later ones, so that none of them is at the head of the heap.
+    for timer in &timers[50..] {
+        timer.handle().cancel();
+    }
+    t.call_soon(|| {}).unwrap(); // the iteration does not wait for a timer
+    t.run_once().unwrap();
+    assert_eq!(t.timer_count(), 50, "the cancelled timers were not purged");
+}

@@ -124,7 +124,7 @@ fn cancelling_the_task_awaiting_gather_cancels_every_pending_child() {
         let outer = l.create_task(gather(kids)).unwrap();
         sleep(secs(1)).await.unwrap();
         outer.cancel();
-        assert!(matches!(outer.await, Err(Error::Cancelled)));
+        assert!(matches!(outer.await, Err(Error::Cancelled { .. })));
         sleep(Duration::ZERO).await.unwrap();
         refs
     });
@@ -156,7 +156,7 @@ fn a_cancelled_child_resolves_gather_to_cancelled_without_cancelling_siblings() 
         let res = outer.await.unwrap();
         (res, outer_ref.cancelled(), sibling_ref)
     });
-    assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
+    assert!(matches!(res, Err(Error::Cancelled { .. })), "{res:?}");
     assert!(!outer_cancelled, "the task awaiting gather must not be cancelled");
     run(&lp, async { sleep(secs(5)).await.unwrap() });
     assert!(!sibling.cancelled());
@@ -187,7 +187,7 @@ fn return_exceptions_collects_cancellations_and_panics_in_place() {
     assert!(!outer_cancelled);
     assert_eq!(out.len(), 4);
     assert_eq!(*out[0].as_ref().unwrap(), 1);
-    assert!(matches!(out[1], Err(Error::Cancelled)), "{:?}", out[1]);
+    assert!(matches!(out[1], Err(Error::Cancelled { .. })), "{:?}", out[1]);
     assert!(out[2].as_ref().is_err_and(Error::is_panic), "{:?}", out[2]);
     assert_eq!(*out[3].as_ref().unwrap(), 4);
     assert_eq!(lp.time() - start, secs(4), "return_exceptions waits for every child");

@@ -169,7 +169,7 @@ fn cancelling_the_parent_cancels_every_child() {
         sleep(Duration::ZERO).await.unwrap();
         (out, slot.take())
     });
-    assert!(matches!(out, Err(Error::Cancelled)));
+    assert!(matches!(out, Err(Error::Cancelled { .. })));
     assert_eq!(kids.len(), 2);
     assert!(kids.iter().all(|k| k.cancelled()), "{kids:?}");
     assert_eq!(lp.time() - start, secs(1));

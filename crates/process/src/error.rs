@@ -137,7 +137,7 @@ impl From<loop_transports::Error> for Error {
     fn from(err: loop_transports::Error) -> Self {
         match err {
             loop_transports::Error::Loop(e) => e.into(),
-            loop_transports::Error::Cancelled => Error::Loop(loop_core::Error::Cancelled),
+            loop_transports::Error::Cancelled => Error::Loop(loop_core::Error::cancelled()),
             other => Error::Transport(other),
         }
     }

@@ -16,8 +16,9 @@ use crate::address::Address;
 /// connection attempt failed), `SendfileNotAvailableError` →
 /// [`Error::SendfileNotAvailable`], `ValueError` → [`Error::InvalidArgument`],
 /// `RuntimeError`/`InvalidStateError` → [`Error::InvalidState`],
-/// `CancelledError` → [`Error::Cancelled`]. Errors from the loop itself are
-/// carried as [`Error::Loop`].
+/// `CancelledError` → [`Error::Cancelled`] (a cancellation that carries a
+/// message stays the loop's `Cancelled { message }`, in [`Error::Loop`]).
+/// Errors from the loop itself are carried as [`Error::Loop`].
 ///
 /// Cheap to clone (the OS error is shared behind an [`Arc`]), so one
 /// failure can be handed to a protocol's `connection_lost` and to the
@@ -126,7 +127,7 @@ pub enum Error {
 impl Error {
     /// Whether this is [`Error::Cancelled`] (or the loop's cancellation).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, Error::Cancelled | Error::Loop(loop_core::Error::Cancelled))
+        matches!(self, Error::Cancelled | Error::Loop(loop_core::Error::Cancelled { .. }))
     }
 
     /// The OS error behind this error, if there is one: the original
@@ -176,7 +177,9 @@ impl From<rustix::io::Errno> for Error {
 impl From<loop_core::Error> for Error {
     fn from(err: loop_core::Error) -> Self {
         match err {
-            loop_core::Error::Cancelled => Error::Cancelled,
+            // A cancellation with a message stays the loop's error, which
+            // carries the message.
+            loop_core::Error::Cancelled { message: None } => Error::Cancelled,
             loop_core::Error::Io(e) => Error::Io(e),
             loop_core::Error::Failed(inner) => match inner.downcast_ref::<Error>() {
                 Some(ours) => ours.clone(),
@@ -190,7 +193,7 @@ impl From<loop_core::Error> for Error {
 impl From<Error> for loop_core::Error {
     fn from(err: Error) -> Self {
         match err {
-            Error::Cancelled => loop_core::Error::Cancelled,
+            Error::Cancelled => loop_core::Error::cancelled(),
             Error::Loop(e) => e,
             Error::Io(e) => loop_core::Error::Io(e),
             other => loop_core::Error::failed(other),

@@ -105,7 +105,7 @@ fn serve_forever_one_at_a_time_and_cancellation_closes() {
         assert!(matches!(server.serve_forever().await, Err(Error::InvalidState(_))));
         echo_roundtrip(&lp, "127.0.0.1", server.addresses()[0].port().unwrap()).await;
         task.cancel();
-        assert!(matches!(task.await, Err(loop_core::Error::Cancelled)));
+        assert!(matches!(task.await, Err(loop_core::Error::Cancelled { .. })));
         assert!(server.is_closed(), "cancelling serve_forever closes the server");
         // close() ends a running serve_forever normally.
         let server = unstarted_server(&lp).await;

@@ -20,8 +20,9 @@ use std::sync::Arc;
 /// reported it.
 ///
 /// Conversions normalise what the crates share: a cancellation is always
-/// [`Error::Loop`]`(`[`loop_core::Error::Cancelled`]`)`, whichever crate
-/// reported it, and a crate error that travelled through a loop future as
+/// [`Error::Loop`]`(`[`loop_core::Error::Cancelled`]`)` (with its message,
+/// if the canceller gave one), whichever crate reported it, and a crate
+/// error that travelled through a loop future as
 /// [`loop_core::Error::Failed`] is unwrapped back to its own variant.
 /// `Display` and `source` are the original error's.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -117,9 +118,9 @@ impl Error {
         use loop_transports::Error as T;
         match self {
             Error::Loop(e) => match e {
-                C::Cancelled => ErrorKind::Cancelled,
+                C::Cancelled { .. } => ErrorKind::Cancelled,
                 C::Interrupted => ErrorKind::Interrupted,
-                C::TimedOut => ErrorKind::TimedOut,
+                C::TimedOut { .. } => ErrorKind::TimedOut,
                 C::LoopClosed => ErrorKind::LoopClosed,
                 C::LoopRunning | C::AnotherLoopRunning => ErrorKind::LoopRunning,
                 C::NoRunningLoop => ErrorKind::NoRunningLoop,
@@ -255,7 +256,7 @@ impl From<loop_transports::Error> for Error {
     fn from(err: loop_transports::Error) -> Self {
         match err {
             loop_transports::Error::Loop(e) => e.into(),
-            loop_transports::Error::Cancelled => Error::Loop(loop_core::Error::Cancelled),
+            loop_transports::Error::Cancelled => Error::Loop(loop_core::Error::cancelled()),
             other => Error::Transport(other),
         }
     }

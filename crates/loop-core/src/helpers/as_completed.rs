@@ -44,7 +44,7 @@ pub struct AsCompleted<T: 'static> {
 ///
 /// The order is completion order; tasks already done at the first poll come
 /// first, in input order. A failed task yields its error
-/// (`Err(Error::Panicked(..))`, `Err(Error::Cancelled)`) in its place;
+/// (`Err(Error::Panicked(..))`, `Err(Error::Cancelled { .. })`) in its place;
 /// nothing else is affected. Add a limit with
 /// [`with_timeout`](AsCompleted::with_timeout).
 ///
@@ -84,7 +84,7 @@ impl<T: 'static> AsCompleted<T> {
     /// of [`next`](AsCompleted::next) (asyncio's `timeout=`).
     ///
     /// Once it passes, `next` no longer waits: it yields the output of any
-    /// task that is done by then, and otherwise `Err(Error::TimedOut)` once
+    /// task that is done by then, and otherwise `Err(Error::TimedOut { .. })` once
     /// for each task still pending — in input order — which is then
     /// detached (not cancelled, as in asyncio). A limit so large that the
     /// deadline overflows the clock means none.
@@ -165,7 +165,7 @@ impl<T: 'static> AsCompleted<T> {
         }
         if let Limit::Expired = self.limit {
             // Detached, not cancelled.
-            return Poll::Ready(self.set.take_first().map(|_| Err(Error::TimedOut)));
+            return Poll::Ready(self.set.take_first().map(|_| Err(Error::timed_out())));
         }
         Poll::Pending
     }

@@ -54,8 +54,8 @@ pub(crate) async fn wait_done(task: &TaskRef) {
 /// never retrieved" for it.
 ///
 /// asyncio does the same when a helper has already answered its caller:
-/// `gather` after its first error propagated, `shield` after the outer
-/// future was cancelled. The task keeps running; nothing is cancelled.
+/// `gather` after its first error propagated. The task keeps running;
+/// nothing is cancelled.
 pub(crate) fn retrieve_when_done<T: 'static>(task: Task<T>) {
     let erased = task.as_task_ref();
     let mut task = task;

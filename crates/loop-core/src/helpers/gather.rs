@@ -171,7 +171,7 @@ pub struct GatherAll<T: 'static> {
 /// (asyncio's `gather(*tasks, return_exceptions=True)`).
 ///
 /// Failures are collected like values: a panicked child is
-/// `Err(Error::Panicked(..))`, a cancelled one `Err(Error::Cancelled)`, and
+/// `Err(Error::Panicked(..))`, a cancelled one `Err(Error::Cancelled { .. })`, and
 /// neither affects the siblings or the gather itself. Dropping the gather
 /// before it resolved cancels every child not yet done.
 ///

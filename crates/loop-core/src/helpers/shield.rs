@@ -19,7 +19,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::{Error, Result};
-use crate::helpers::done::retrieve_when_done;
 use crate::task::Task;
 
 /// The future returned by [`shield`].
@@ -28,7 +27,8 @@ use crate::task::Task;
 ///
 /// Cancel safe by design: dropping it (because the task awaiting it was
 /// cancelled, a [`timeout`](crate::timeout) expired, a [`gather`](crate::gather)
-/// was dropped …) leaves the inner task running to completion.
+/// was dropped …) leaves the inner task running to completion, detached (a
+/// failure of it is then reported as never retrieved).
 pub struct Shield<T: 'static> {
     task: Option<Task<T>>,
 }
@@ -37,9 +37,10 @@ pub struct Shield<T: 'static> {
 /// (asyncio's `shield`).
 ///
 /// The shield resolves to the task's output. If the shield is dropped first,
-/// the task keeps running; its outcome is then discarded, and a failure is
-/// marked retrieved rather than reported as "never retrieved" (asyncio's
-/// `shield` does the same once its outer future is cancelled). If the task
+/// the task keeps running, detached; a failure nobody can observe any more
+/// is then reported to the loop's exception handler ("Task exception was
+/// never retrieved"), as asyncio's `shield` does since 3.12 once its outer
+/// future is cancelled (before 3.12 it swallowed the failure). If the task
 /// itself is cancelled by other means, the shield resolves to
 /// [`Error::Cancelled`].
 ///
@@ -68,14 +69,6 @@ impl<T: 'static> Future for Shield<T> {
         let out = std::task::ready!(Pin::new(task).poll(cx));
         this.task = None;
         Poll::Ready(out)
-    }
-}
-
-impl<T: 'static> Drop for Shield<T> {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            retrieve_when_done(task);
-        }
     }
 }
 

@@ -315,7 +315,7 @@ impl TaskGroup {
             (Err(e), _) => Err(e),
             (Ok(()), Some(v)) => Ok(v),
             // Aborted without any failure: only a dropped `wait` does that.
-            (Ok(()), None) => Err(Error::Cancelled),
+            (Ok(()), None) => Err(Error::cancelled()),
         }
     }
 

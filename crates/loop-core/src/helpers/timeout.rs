@@ -1,14 +1,18 @@
 //! `timeout`, `timeout_at` and `wait_for`: bound a future by a deadline on
 //! the loop's clock (asyncio's `asyncio.timeout` / `asyncio.wait_for`).
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::helpers::sleep::{Sleep, sleep_until};
+use crate::task::TaskRef;
 
 #[derive(Clone, Copy, Debug)]
 enum Deadline {
@@ -22,7 +26,49 @@ enum Deadline {
 enum State {
     Running,
     Completed,
+    /// The deadline passed; the tasks the dropped inner future cancelled
+    /// are finishing.
+    Cancelling,
     TimedOut,
+}
+
+/// The tasks a timed-out inner future cancelled as it was dropped, and
+/// the waker their done callbacks wake.
+struct Cancelling {
+    tasks: Vec<TaskRef>,
+    waker: Rc<Cell<Option<Waker>>>,
+}
+
+impl Cancelling {
+    fn new(tasks: Vec<TaskRef>) -> Self {
+        let waker: Rc<Cell<Option<Waker>>> = Rc::new(Cell::new(None));
+        for t in &tasks {
+            let w = waker.clone();
+            t.add_done_callback(move |_| {
+                if let Some(w) = w.take() {
+                    w.wake();
+                }
+            });
+        }
+        Cancelling { tasks, waker }
+    }
+
+    /// The timeout's error once every task is done: its source is the first
+    /// task's outcome (its cancellation, with the message of a
+    /// `cancel_with`).
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Error> {
+        if self.tasks.iter().all(TaskRef::done) {
+            let cause = self.tasks.first().and_then(TaskRef::exception);
+            return Poll::Ready(timed_out_from(cause.unwrap_or_else(Error::cancelled)));
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+/// `TimedOut` caused by the inner future's cancellation.
+fn timed_out_from(cause: Error) -> Error {
+    Error::TimedOut { source: Some(Arc::new(cause)) }
 }
 
 pin_project_lite::pin_project! {
@@ -31,7 +77,12 @@ pin_project_lite::pin_project! {
     /// It polls the inner future first and the deadline second, so an inner
     /// future that is ready when the deadline passes wins. When the deadline
     /// passes first, the inner future is **dropped at once** (that is how a
-    /// Rust future is cancelled) and the output is [`Error::TimedOut`].
+    /// Rust future is cancelled) and the output is [`Error::TimedOut`],
+    /// whose source is that cancellation. Tasks whose cancellation the drop
+    /// requested (a [`cancel_on_drop`](crate::cancel_on_drop) task, the
+    /// children of a [`gather`](crate::gather) …) are waited for first: as
+    /// in asyncio, when `TimedOut` is seen they are done — cancelled, their
+    /// futures dropped — and the source is the first one's cancellation.
     ///
     /// The deadline is a timer on the running loop's clock: on a
     /// [`TestLoop`](crate::test_util::TestLoop) a one-hour timeout takes no
@@ -52,6 +103,9 @@ pin_project_lite::pin_project! {
         deadline: Deadline,
         timer: Option<Sleep>,
         state: State,
+        // `wait_for` with a zero limit: cancel before the first poll.
+        expire_at_once: bool,
+        cancelling: Option<Cancelling>,
     }
 }
 
@@ -81,7 +135,7 @@ pin_project_lite::pin_project! {
 /// let out = lp.run_until_complete(async {
 ///     timeout(Duration::from_millis(1), sleep(Duration::from_secs(60))).await
 /// })?;
-/// assert!(matches!(out, Err(Error::TimedOut)));
+/// assert!(matches!(out, Err(Error::TimedOut { .. })));
 /// lp.close()?;
 /// # Ok::<(), loop_core::Error>(())
 /// ```
@@ -112,7 +166,14 @@ pub fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Timeout<F> {
 /// timeout the future is dropped, which is its cancellation. For a
 /// [`Task`](crate::Task), use `wait_for(cancel_on_drop(task), limit)` to
 /// cancel it on timeout as asyncio does (a plain task would be detached and
-/// keep running).
+/// keep running); `TimedOut` then comes once the task is done cancelling.
+///
+/// A zero limit (asyncio: a timeout ≤ 0) cancels `fut` before it starts:
+/// it is dropped without being polled and the output is
+/// [`Error::TimedOut`] — unlike [`timeout`] with a zero duration
+/// (asyncio's `timeout(0)`), which lets it run until its first wait. (asyncio
+/// returns the result of a future that is already done instead; tulip
+/// cannot tell that a future is done without polling it.)
 ///
 /// # Errors
 ///
@@ -122,12 +183,21 @@ pub fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Timeout<F> {
 ///
 /// See [`Timeout`]: dropping it drops `fut` and the timer.
 pub fn wait_for<F: Future>(fut: F, limit: Option<Duration>) -> Timeout<F> {
-    Timeout::new(limit.map_or(Deadline::Never, Deadline::After), fut)
+    let mut t = Timeout::new(limit.map_or(Deadline::Never, Deadline::After), fut);
+    t.expire_at_once = limit == Some(Duration::ZERO);
+    t
 }
 
 impl<F> Timeout<F> {
     fn new(deadline: Deadline, fut: F) -> Self {
-        Timeout { inner: Some(fut), deadline, timer: None, state: State::Running }
+        Timeout {
+            inner: Some(fut),
+            deadline,
+            timer: None,
+            state: State::Running,
+            expire_at_once: false,
+            cancelling: None,
+        }
     }
 
     /// The deadline on the loop's clock: known from the start for
@@ -142,18 +212,55 @@ impl<F> Timeout<F> {
 
     /// Whether the deadline passed before the inner future completed.
     pub fn expired(&self) -> bool {
-        self.state == State::TimedOut
+        matches!(self.state, State::TimedOut | State::Cancelling)
+    }
+}
+
+impl<F: Future> Timeout<F> {
+    /// The deadline passed: drops the inner future (its cancellation) and
+    /// waits for the tasks that drop cancelled.
+    fn expire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<F::Output>> {
+        let mut this = self.project();
+        *this.timer = None;
+        let mut inner = this.inner.as_mut();
+        let cancelled = crate::task::cancelled_during(|| inner.set(None));
+        if cancelled.is_empty() {
+            *this.state = State::TimedOut;
+            return Poll::Ready(Err(timed_out_from(Error::cancelled())));
+        }
+        *this.state = State::Cancelling;
+        let cancelling = this.cancelling.insert(Cancelling::new(cancelled));
+        match cancelling.poll(cx) {
+            Poll::Ready(e) => {
+                *this.state = State::TimedOut;
+                *this.cancelling = None;
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.state == State::Running && self.expire_at_once {
+            return self.expire(cx);
+        }
+        let mut this = self.as_mut().project();
+        if *this.state == State::Cancelling {
+            let Some(cancelling) = this.cancelling.as_ref() else {
+                return Poll::Ready(Err(Error::timed_out()));
+            };
+            let e = std::task::ready!(cancelling.poll(cx));
+            *this.state = State::TimedOut;
+            *this.cancelling = None;
+            return Poll::Ready(Err(e));
+        }
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(match this.state {
-                State::TimedOut => Error::TimedOut,
+                State::TimedOut => Error::timed_out(),
                 _ => Error::InvalidState("Timeout polled after completion".into()),
             }));
         };
@@ -194,20 +301,13 @@ impl<F: Future> Future for Timeout<F> {
         let Some(timer) = this.timer.as_mut() else { return Poll::Pending };
         match Pin::new(timer).poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(fired) => {
-                // Dropping the inner future is its cancellation.
+            // Dropping the inner future is its cancellation.
+            Poll::Ready(Ok(())) => self.expire(cx),
+            Poll::Ready(Err(e)) => {
                 this.inner.set(None);
                 *this.timer = None;
-                match fired {
-                    Ok(()) => {
-                        *this.state = State::TimedOut;
-                        Poll::Ready(Err(Error::TimedOut))
-                    }
-                    Err(e) => {
-                        *this.state = State::Completed;
-                        Poll::Ready(Err(e))
-                    }
-                }
+                *this.state = State::Completed;
+                Poll::Ready(Err(e))
             }
         }
     }

@@ -10,7 +10,6 @@ use crate::error::{Error, Result, panic_message};
 use crate::exception::ExceptionContext;
 use crate::handle::Handle;
 use crate::ready::Ready;
-use crate::remote::RemoteItem;
 use crate::task::{TaskId, TaskRef};
 
 /// The longest the selector blocks in one call even when nothing is due
@@ -22,7 +21,8 @@ impl LoopInner {
     /// Runs one iteration. The phases, in order:
     ///
     /// 1. **Purge** the timer heap if cancelled timers dominate it (more than
-    ///    100 timers and more than half cancelled).
+    ///    100 timers and more than half cancelled), and drop the cancelled
+    ///    timers at its head (both at every iteration, as asyncio does).
     /// 2. **Timeout**: zero if anything is ready, stopping, queued from
     ///    another thread or waiting to run before the poll; else until the
     ///    earliest timer (at most [`MAX_SELECT_TIMEOUT`]); else infinite.
@@ -41,8 +41,12 @@ impl LoopInner {
     pub(crate) fn run_once(&self) -> Result<()> {
         self.iterations.set(self.iterations.get() + 1);
 
-        // 1. Purge.
-        self.timers.borrow_mut().purge_if_needed();
+        // 1. Purge (`next_deadline` drops the cancelled head).
+        let next = {
+            let mut timers = self.timers.borrow_mut();
+            timers.purge_if_needed();
+            timers.next_deadline()
+        };
 
         // 2. Timeout.
         let busy = !self.ready.is_empty()
@@ -52,7 +56,6 @@ impl LoopInner {
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
-            let next = self.timers.borrow_mut().next_deadline();
             next.map(|deadline| {
                 deadline.saturating_duration_since(self.time()).min(MAX_SELECT_TIMEOUT)
             })
@@ -68,14 +71,7 @@ impl LoopInner {
                 io.dispatch(ev, |h| self.ready.push(Ready::Callback(h)));
             }
         }
-        while let Some(item) = self.remote.pop() {
-            match item {
-                RemoteItem::Call(f) => self.ready.push(Ready::Remote(f)),
-                RemoteItem::Task(r) => self.ready.push(Ready::Runnable(r)),
-                RemoteItem::WakeTask(id) => self.common.wake_task(self, id),
-                RemoteItem::Stop => self.stopping.set(true),
-            }
-        }
+        self.take_remote();
 
         // 4. Timers.
         let now = self.time();

@@ -1,19 +1,23 @@
 //! A task's single allocation: header, future and output together.
 //!
-//! [`TaskCell`] lives in one `Rc`, shared by the loop's slab (as
-//! `Rc<dyn TaskAny>`), the typed [`Task<T>`](super::Task) handle (as
-//! `Rc<dyn TaskOutput<T>>`) and any [`TaskRef`]. Its [`Stage`] holds the
+//! [`TaskCell`] lives in one pinned `Rc` (`Pin<Rc<…>>`, so its future
+//! cannot move by construction), shared by the loop's slab and any
+//! [`TaskRef`] (as a [`TaskPtr`]) and by the typed [`Task<T>`](super::Task)
+//! handle (as `Pin<Rc<dyn TaskOutput<T>>>`). Its [`StageCell`] holds the
 //! future while the task runs and the output once it ended, so the two never
 //! take memory at the same time. Polling wraps the future with cancellation,
 //! panic catching and `current_task` bookkeeping.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::ops::Deref;
+use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use super::raw::{StageCell, Step};
 use super::waker::{self, LoopKey, TaskId};
 use super::{CURRENT_TASK, TaskRef};
 use crate::error::{Error, Result, panic_message};
@@ -119,6 +123,13 @@ impl TaskHeader {
         self.state.get() != TaskState::Pending
     }
 
+    /// Whether this task belongs to `lp`.
+    pub(crate) fn belongs_to(&self, lp: &crate::Loop) -> bool {
+        lp.common().tasks.key().is_some_and(|k| {
+            usize::from(k.index) == self.slot.get().loop_index() && k.serial == self.loop_serial
+        })
+    }
+
     /// Runs `f` on the extras, creating them if needed.
     fn with_extras<R>(&self, f: impl FnOnce(&mut Extras) -> R) -> R {
         let mut extras = self.extras.take().unwrap_or_default();
@@ -143,6 +154,15 @@ impl TaskHeader {
         self.with_extras(|e| e.done_callbacks.push(cb));
     }
 
+    /// The error a cancelled end of this task carries: `Cancelled`, with
+    /// the first cancel request's message.
+    pub(crate) fn cancelled_error(&self) -> Error {
+        let extras = self.extras.take();
+        let message = extras.as_ref().and_then(|e| e.cancel_message.clone());
+        self.extras.set(extras);
+        Error::Cancelled { message }
+    }
+
     fn take_done_callbacks(&self) -> Vec<TaskDoneCallback> {
         let mut extras = self.extras.take();
         let out = extras.as_mut().map(|e| std::mem::take(&mut e.done_callbacks));
@@ -153,13 +173,20 @@ impl TaskHeader {
     /// Requests cancellation and wakes the task so that its next step ends
     /// it. A task queued or running right now is not queued twice: the
     /// queued step, or the one after the running step, sees the request.
-    pub(crate) fn cancel(&self) -> bool {
+    /// The first request's message is the one the task ends with (later
+    /// requests find the cancellation already on its way).
+    pub(crate) fn cancel(&self, message: Option<Arc<str>>) -> bool {
         if self.done() {
             return false;
         }
-        self.flags.set(CANCEL_REQUESTED, true);
+        if !self.flags.replace(CANCEL_REQUESTED, true) {
+            if let Some(m) = message {
+                self.with_extras(|e| e.cancel_message = Some(m));
+            }
+        }
         if let Some(lp) = self.owner() {
             lp.common().wake_task(&lp, self.slot.get());
+            super::note_cancelled(|| lp.common().task(self.slot.get()));
         }
         true
     }
@@ -170,42 +197,74 @@ impl TaskHeader {
 struct Extras {
     name: Option<Box<str>>,
     done_callbacks: Vec<TaskDoneCallback>,
+    /// The message of the first cancel request, if it had one.
+    cancel_message: Option<Arc<str>>,
 }
 
 /// What the loop's slab, [`TaskRef`] and the loop's step see of a task.
-pub(crate) trait TaskAny {
+pub(crate) trait TaskCore {
     fn header(&self) -> &TaskHeader;
     /// The failure, if the task failed or was cancelled.
     fn peek_error(&self) -> Option<Error>;
     /// Runs one step (polls the future once, or ends a cancelled task);
     /// returns whether the task has ended. `me` is this task.
-    fn step(&self, me: &Rc<dyn TaskAny>, waker: &Waker) -> bool;
+    fn step(self: Pin<&Self>, me: &TaskPtr, waker: &Waker) -> bool;
     /// Drops the future and ends the task cancelled (loop close).
-    fn abort(&self, me: &Rc<dyn TaskAny>);
+    fn abort(&self, me: &TaskPtr);
     /// Reports a failure nobody observed (once).
-    fn report_unretrieved(&self, me: &Rc<dyn TaskAny>);
+    fn report_unretrieved(&self, me: &TaskPtr);
 }
 
 /// Typed access to a task's output, for [`Task<T>`](super::Task).
-pub(crate) trait TaskOutput<T>: TaskAny {
+pub(crate) trait TaskOutput<T>: TaskCore {
     /// Takes the output if the task ended and it was not taken yet.
     fn take_output(&self) -> Option<Result<T>>;
 }
 
-/// Where a task is in its life. The error is boxed so that a stage is no
-/// bigger than the future or the output it holds.
-enum Stage<F, T> {
-    Running(F),
-    Succeeded(T),
-    Failed(Box<Error>),
-    /// The future was dropped and the output not stored yet, or the output
-    /// was taken.
-    Consumed,
+/// A type-erased, pinned task: what the slab and [`TaskRef`] hold.
+#[derive(Clone)]
+pub(crate) struct TaskPtr(pub(crate) Pin<Rc<dyn TaskCore>>);
+
+impl TaskPtr {
+    /// Runs one step of the task (see [`TaskCore::step`]).
+    pub(crate) fn step(&self, me: &TaskPtr, waker: &Waker) -> bool {
+        self.0.as_ref().step(me, waker)
+    }
+
+    /// Whether both point to the same task.
+    pub(crate) fn ptr_eq(&self, other: &TaskPtr) -> bool {
+        std::ptr::addr_eq(&*self.0 as *const dyn TaskCore, &*other.0 as *const dyn TaskCore)
+    }
 }
 
-pub(crate) struct TaskCell<F, T> {
-    pub(crate) header: TaskHeader,
-    stage: RefCell<Stage<F, T>>,
+impl Deref for TaskPtr {
+    type Target = dyn TaskCore;
+    fn deref(&self) -> &(dyn TaskCore + 'static) {
+        &*self.0
+    }
+}
+
+/// A task as the slab hands it out when its loop closes, to be aborted:
+/// the shape [`LoopCommon::release_tasks`](crate::common::LoopCommon)
+/// consumes (`Rc<dyn TaskAny>`, `t.abort(t)`).
+pub(crate) trait TaskAny {
+    /// Drops the task's future and ends it cancelled.
+    fn abort(&self, me: &Rc<dyn TaskAny>);
+}
+
+impl TaskAny for TaskPtr {
+    fn abort(&self, _: &Rc<dyn TaskAny>) {
+        self.0.abort(self);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A task: its header and its future or outcome, in one allocation.
+    pub(crate) struct TaskCell<F, T> {
+        pub(crate) header: TaskHeader,
+        #[pin]
+        stage: StageCell<F, T>,
+    }
 }
 
 impl<F, T> TaskCell<F, T>
@@ -214,43 +273,33 @@ where
     T: 'static,
 {
     pub(crate) fn new(header: TaskHeader, fut: F) -> Self {
-        TaskCell { header, stage: RefCell::new(Stage::Running(fut)) }
+        TaskCell { header, stage: StageCell::new(fut) }
     }
 
-    /// Runs `f` on the future while the task has not started yet (a task
-    /// factory's body is put in place after the task was registered).
-    pub(crate) fn with_unstarted_future(&self, f: impl FnOnce(&mut F)) {
-        if let Stage::Running(fut) = &mut *self.stage.borrow_mut() {
-            f(fut);
-        }
-    }
-
-    /// Drops the future in place (a panicking destructor is ignored: the
-    /// task's outcome stands).
-    fn drop_future(&self) {
-        if let Ok(mut stage) = self.stage.try_borrow_mut() {
-            if matches!(*stage, Stage::Running(_)) {
-                let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
-            }
+    /// Drops the future of a cancelled task and returns how the task ends:
+    /// `Cancelled`, or `Panicked` if the future's drop — the task's cleanup
+    /// — panicked (asyncio: an exception raised while handling the
+    /// cancellation is the task's outcome, not `CancelledError`).
+    fn drop_for_cancel(&self) -> Error {
+        match self.stage.drop_future() {
+            Ok(()) => self.header.cancelled_error(),
+            Err(payload) => Error::Panicked(panic_message(&*payload)),
         }
     }
 
     /// Records the outcome, wakes the awaiter, schedules done callbacks and
     /// reports a failure nobody can observe any more.
-    fn finish(&self, me: &Rc<dyn TaskAny>, result: Result<T>) {
+    fn finish(&self, me: &TaskPtr, result: Result<T>) {
         let h = &self.header;
         if h.done() {
             return;
         }
         let state = match &result {
             Ok(_) => TaskState::Succeeded,
-            Err(Error::Cancelled) => TaskState::Cancelled,
+            Err(Error::Cancelled { .. }) => TaskState::Cancelled,
             Err(_) => TaskState::Failed,
         };
-        *self.stage.borrow_mut() = match result {
-            Ok(v) => Stage::Succeeded(v),
-            Err(e) => Stage::Failed(Box::new(e)),
-        };
+        self.stage.set_outcome(result);
         h.state.set(state);
         // Taken out of the cell first: the waker runs with nothing borrowed.
         if let Some(w) = h.join_waker.take() {
@@ -275,7 +324,19 @@ where
     }
 }
 
-impl<F, T> TaskAny for TaskCell<F, T>
+impl<F, T> TaskCell<F, T>
+where
+    F: Future<Output = Result<T>> + Unpin + 'static,
+    T: 'static,
+{
+    /// Runs `f` on the future while the task has not started yet (a task
+    /// factory's body is put in place after the task was registered).
+    pub(crate) fn with_unstarted_future(&self, f: impl FnOnce(&mut F)) {
+        self.stage.with_unstarted(f);
+    }
+}
+
+impl<F, T> TaskCore for TaskCell<F, T>
 where
     F: Future<Output = Result<T>> + 'static,
     T: 'static,
@@ -285,62 +346,54 @@ where
     }
 
     fn peek_error(&self) -> Option<Error> {
-        if let Ok(stage) = self.stage.try_borrow() {
-            if let Stage::Failed(e) = &*stage {
-                return Some((**e).clone());
-            }
+        if let Some(e) = self.stage.peek_error() {
+            return Some(e);
         }
         match self.header.state.get() {
-            TaskState::Cancelled => Some(Error::Cancelled),
+            TaskState::Cancelled => Some(self.header.cancelled_error()),
             _ => None,
         }
     }
 
-    fn step(&self, me: &Rc<dyn TaskAny>, waker: &Waker) -> bool {
+    fn step(self: Pin<&Self>, me: &TaskPtr, waker: &Waker) -> bool {
         let h = &self.header;
         h.flags.set(SCHEDULED, false);
         if h.done() {
             return true;
         }
         if h.flags.get(CANCEL_REQUESTED) {
-            self.drop_future();
-            self.finish(me, Err(Error::Cancelled));
+            let outcome = self.drop_for_cancel();
+            self.finish(me, Err(outcome));
             return true;
         }
-        // Already borrowed: a re-entrant step (nothing runs a task inside its
-        // own poll); treat it as a spurious wake-up.
-        let Ok(mut stage) = self.stage.try_borrow_mut() else { return false };
-        let Stage::Running(fut) = &mut *stage else { return true };
-        // SAFETY: the future is pinned for as long as it exists: it lives in
-        // `Stage::Running` inside this cell, which lives in an `Rc`
-        // allocation that is never moved out of (no `Rc::try_unwrap` or
-        // `into_inner` anywhere), and it leaves `Stage::Running` only by
-        // being dropped in place (the stage is overwritten, never moved out
-        // of, while it is `Running`; see `drop_future` and below).
-        let fut = unsafe { Pin::new_unchecked(fut) };
         let prev = CURRENT_TASK.with(|c| c.replace(Some(TaskRef(me.clone()))));
         let mut cx = Context::from_waker(waker);
-        let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)));
+        let polled = self.project_ref().stage.poll(&mut cx);
         CURRENT_TASK.with(|c| c.set(prev));
         let outcome = match polled {
+            // A re-entrant step (nothing runs a task inside its own poll):
+            // treat it as a spurious wake-up.
+            Step::Busy => return false,
+            Step::Ended => return true,
             // A cancel during this poll already queued the next step.
-            Ok(Poll::Pending) => return false,
-            Ok(Poll::Ready(out)) => out,
-            Err(payload) => Err(Error::Panicked(panic_message(&*payload))),
+            Step::Pending => return false,
+            // A cancel requested during the last step still ends the task
+            // cancelled, as asyncio's "cancelled right before coro stops"
+            // (a failure, though, stands).
+            Step::Ready(Ok(Ok(_))) if h.flags.get(CANCEL_REQUESTED) => Err(h.cancelled_error()),
+            Step::Ready(Ok(out)) => out,
+            Step::Ready(Err(payload)) => Err(Error::Panicked(panic_message(&*payload))),
         };
-        // Dropping the finished future may itself panic; the outcome stands.
-        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
-        drop(stage);
         self.finish(me, outcome);
         true
     }
 
-    fn abort(&self, me: &Rc<dyn TaskAny>) {
-        self.drop_future();
-        self.finish(me, Err(Error::Cancelled));
+    fn abort(&self, me: &TaskPtr) {
+        let outcome = self.drop_for_cancel();
+        self.finish(me, Err(outcome));
     }
 
-    fn report_unretrieved(&self, me: &Rc<dyn TaskAny>) {
+    fn report_unretrieved(&self, me: &TaskPtr) {
         let h = &self.header;
         if h.flags.replace(RETRIEVED, true) {
             return;
@@ -364,16 +417,7 @@ where
     T: 'static,
 {
     fn take_output(&self) -> Option<Result<T>> {
-        let mut stage = self.stage.try_borrow_mut().ok()?;
-        // Only a finished stage is moved out of (never a running future).
-        if !matches!(*stage, Stage::Succeeded(_) | Stage::Failed(_)) {
-            return None;
-        }
-        match std::mem::replace(&mut *stage, Stage::Consumed) {
-            Stage::Succeeded(v) => Some(Ok(v)),
-            Stage::Failed(e) => Some(Err(*e)),
-            _ => None,
-        }
+        self.stage.take_output()
     }
 }
 

@@ -14,20 +14,25 @@
 //! dropped, or when its handle is dropped without the result being taken.
 
 mod cell;
+#[allow(unsafe_code)]
+mod raw;
 mod slab;
 mod spawn;
 mod waker;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-pub(crate) use cell::TaskAny;
-use cell::{CANCEL_REQUESTED, HANDLE_ALIVE, RETRIEVED, TaskHeader, TaskOutput, TaskState};
+use cell::{
+    CANCEL_REQUESTED, HANDLE_ALIVE, RETRIEVED, TaskCore, TaskHeader, TaskOutput, TaskState,
+};
+pub(crate) use cell::{TaskAny, TaskPtr};
 pub(crate) use slab::TaskSlab;
 pub(crate) use spawn::spawn;
 pub(crate) use waker::TaskId;
@@ -45,6 +50,40 @@ pub type TaskFactory = Rc<dyn Fn(&crate::Loop, &TaskRef, LocalBoxFuture<()>) -> 
 
 thread_local! {
     static CURRENT_TASK: Cell<Option<TaskRef>> = const { Cell::new(None) };
+    /// While [`cancelled_during`] runs: the tasks whose cancellation was
+    /// requested on this thread.
+    static CANCELLED_DURING: RefCell<Option<Vec<TaskRef>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` and returns the tasks whose cancellation it requested (on this
+/// thread): what a timeout must wait for after dropping its inner future
+/// (a [`CancelOnDrop`](crate::CancelOnDrop), a [`gather`](crate::gather) or
+/// a [`TaskGroup`](crate::TaskGroup) in it cancels its tasks as it is
+/// dropped). Nests: an inner call collects only its own.
+pub(crate) fn cancelled_during(f: impl FnOnce()) -> Vec<TaskRef> {
+    struct Restore(Option<Vec<TaskRef>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            let _ = CANCELLED_DURING.try_with(|c| *c.borrow_mut() = outer);
+        }
+    }
+    let outer = CANCELLED_DURING.with(|c| c.borrow_mut().replace(Vec::new()));
+    let restore = Restore(outer);
+    f();
+    let mine = CANCELLED_DURING.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    drop(restore);
+    mine
+}
+
+/// Records a task whose cancellation was requested, if [`cancelled_during`]
+/// is collecting on this thread (`task` is only called then).
+fn note_cancelled(task: impl FnOnce() -> Option<TaskRef>) {
+    let _ = CANCELLED_DURING.try_with(|c| {
+        if let Some(list) = c.borrow_mut().as_mut() {
+            list.extend(task());
+        }
+    });
 }
 
 /// The task running now on this thread, if any (asyncio's
@@ -61,7 +100,7 @@ pub fn current_task() -> Option<TaskRef> {
 /// return). Cloning is cheap; it does not keep the task's future alive: the
 /// future is dropped when the task ends or its loop closes.
 #[derive(Clone)]
-pub struct TaskRef(pub(crate) Rc<dyn TaskAny>);
+pub struct TaskRef(pub(crate) TaskPtr);
 
 impl TaskRef {
     fn h(&self) -> &TaskHeader {
@@ -85,9 +124,22 @@ impl TaskRef {
 
     /// Requests cancellation: the task's future is dropped at its next poll
     /// and its awaiter sees [`Error::Cancelled`]. Returns `false` if the task
-    /// is already done.
+    /// is already done. A task that requests its own cancellation and then
+    /// returns without waiting ends cancelled too (its output is dropped),
+    /// as in asyncio; a panic after the request stays the task's outcome,
+    /// and so does a panic while its future is dropped (its cleanup, where
+    /// asyncio would raise in a `finally`): the task then ends with
+    /// [`Error::Panicked`].
     pub fn cancel(&self) -> bool {
-        self.h().cancel()
+        self.h().cancel(None)
+    }
+
+    /// [`cancel`](TaskRef::cancel) with a message (asyncio's
+    /// `cancel(msg)`): the task's awaiter sees [`Error::Cancelled`]
+    /// carrying `message` ([`Error::cancel_message`]). If cancellation was
+    /// already requested, the first request's message stays.
+    pub fn cancel_with(&self, message: impl Into<Arc<str>>) -> bool {
+        self.h().cancel(Some(message.into()))
     }
 
     /// Whether cancellation was requested and the task is not done yet
@@ -118,6 +170,15 @@ impl TaskRef {
         self.h().site
     }
 
+    /// The task's failure if it failed (not cancelled) and nobody has
+    /// retrieved or reported it yet; marks it retrieved.
+    pub(crate) fn take_unreported_failure(&self) -> Option<Error> {
+        if self.h().state.get() != TaskState::Failed || self.h().flags.replace(RETRIEVED, true) {
+            return None;
+        }
+        self.0.peek_error()
+    }
+
     /// Schedules `f` with `call_soon` once the task is done (at once if it
     /// already is).
     pub fn add_done_callback(&self, f: impl FnOnce(&TaskRef) + 'static) {
@@ -133,7 +194,7 @@ impl TaskRef {
 
     /// Whether two handles refer to the same task.
     pub fn ptr_eq(&self, other: &TaskRef) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        self.0.ptr_eq(&other.0)
     }
 }
 
@@ -153,15 +214,18 @@ impl fmt::Debug for TaskRef {
 ///
 /// Awaiting it yields the task's output, or [`Error::Cancelled`] if the task
 /// was cancelled, or [`Error::Panicked`] if it panicked. Dropping it detaches
-/// the task, which keeps running.
+/// the task, which keeps running. Awaiting a pending task while another loop
+/// runs (which can never run it) yields [`Error::InvalidArgument`] at once,
+/// as `run_until_complete` given another loop's task does.
 pub struct Task<T: 'static> {
-    cell: Rc<dyn TaskOutput<T>>,
+    cell: Pin<Rc<dyn TaskOutput<T>>>,
 }
 
 impl<T: 'static> Task<T> {
     /// A type-erased handle to the same task.
     pub fn as_task_ref(&self) -> TaskRef {
-        TaskRef(self.cell.clone())
+        let erased: Pin<Rc<dyn TaskCore>> = self.cell.clone();
+        TaskRef(TaskPtr(erased))
     }
 
     /// The task's id.
@@ -182,7 +246,12 @@ impl<T: 'static> Task<T> {
     /// Requests cancellation (see [`TaskRef::cancel`]). Returns `false` if
     /// the task is already done.
     pub fn cancel(&self) -> bool {
-        self.cell.header().cancel()
+        self.cell.header().cancel(None)
+    }
+
+    /// Requests cancellation with a message (see [`TaskRef::cancel_with`]).
+    pub fn cancel_with(&self, message: impl Into<Arc<str>>) -> bool {
+        self.cell.header().cancel(Some(message.into()))
     }
 
     /// Whether the task ended cancelled.
@@ -233,7 +302,16 @@ impl<T: 'static> Future for Task<T> {
         if this.done() {
             return Poll::Ready(this.try_take());
         }
-        let slot = &this.cell.header().join_waker;
+        let header = this.cell.header();
+        // Only its own loop ever runs it: awaited from another, it would
+        // never end (asyncio refuses such an await too).
+        if crate::policy::another_loop_runs(|lp| header.belongs_to(lp)) {
+            return Poll::Ready(Err(Error::InvalidArgument(format!(
+                "the awaited task {} belongs to another event loop than the running one",
+                header.name()
+            ))));
+        }
+        let slot = &header.join_waker;
         let kept = match slot.take() {
             Some(w) if w.will_wake(cx.waker()) => w,
             _ => cx.waker().clone(),
@@ -248,7 +326,7 @@ impl<T: 'static> Drop for Task<T> {
         let h = self.cell.header();
         h.flags.set(HANDLE_ALIVE, false);
         if h.state.get() == TaskState::Failed && !h.flags.get(RETRIEVED) {
-            let me: Rc<dyn TaskAny> = self.cell.clone();
+            let me = self.as_task_ref().0;
             self.cell.report_unretrieved(&me);
         }
     }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use super::cell::SCHEDULED;
 use super::waker::{self, GENERATION_MASK, LoopKey, MAX_SLOTS, TaskId};
-use super::{TaskAny, TaskRef};
+use super::{TaskAny, TaskPtr, TaskRef};
 use crate::Loop;
 use crate::error::{Error, Result};
 
@@ -44,7 +44,7 @@ const NO_SLOT: u32 = u32::MAX;
 /// One slot: 16 bytes. An occupied slot's generation is the one in its
 /// task's id ([`TaskHeader::slot`](super::cell::TaskHeader::slot)).
 enum Slot {
-    Occupied(Rc<dyn TaskAny>),
+    Occupied(TaskPtr),
     Vacant {
         /// The generation the slot's next task gets.
         generation: u32,
@@ -57,7 +57,7 @@ const _: () = assert!(size_of::<Slot>() == 16);
 
 impl Slots {
     /// The live task `id` names.
-    fn task(&self, id: TaskId) -> Option<&Rc<dyn TaskAny>> {
+    fn task(&self, id: TaskId) -> Option<&TaskPtr> {
         match self.entries.get(id.slot()) {
             Some(Slot::Occupied(t)) if t.header().slot.get() == id => Some(t),
             _ => None,
@@ -66,7 +66,7 @@ impl Slots {
 
     /// Empties occupied slot `i` (whose task has id `id`), handing back its
     /// task.
-    fn vacate(&mut self, i: usize, id: TaskId) -> Option<Rc<dyn TaskAny>> {
+    fn vacate(&mut self, i: usize, id: TaskId) -> Option<TaskPtr> {
         let generation = (id.generation() + 1) & GENERATION_MASK;
         let next = self.free;
         let old = std::mem::replace(&mut self.entries[i], Slot::Vacant { generation, next });
@@ -104,7 +104,7 @@ impl TaskSlab {
     /// # Errors
     ///
     /// [`Error::InvalidState`] when the loop has 2^28 live tasks.
-    pub(crate) fn insert(&self, key: LoopKey, task: Rc<dyn TaskAny>) -> Result<TaskId> {
+    pub(crate) fn insert(&self, key: LoopKey, task: TaskPtr) -> Result<TaskId> {
         let loop_index = key.index;
         let mut s = self.slots.borrow_mut();
         let (slot, generation) = match s.entries.get(s.free as usize) {
@@ -128,7 +128,7 @@ impl TaskSlab {
     }
 
     /// The live task `id` names, if any.
-    pub(crate) fn get(&self, id: TaskId) -> Option<Rc<dyn TaskAny>> {
+    pub(crate) fn get(&self, id: TaskId) -> Option<TaskPtr> {
         self.slots.borrow().task(id).cloned()
     }
 
@@ -146,23 +146,31 @@ impl TaskSlab {
 
     /// Frees task `id`'s slot and hands back the task, to be dropped by the
     /// caller outside the slab's borrow.
-    pub(crate) fn remove(&self, id: TaskId) -> Option<Rc<dyn TaskAny>> {
+    pub(crate) fn remove(&self, id: TaskId) -> Option<TaskPtr> {
         let mut s = self.slots.borrow_mut();
         s.task(id)?;
         s.vacate(id.slot(), id)
     }
 
-    /// Empties the slab, handing back every task.
+    /// Empties the slab, handing back every task to be aborted (loop
+    /// close; each in an `Rc` of its own, the shape the loop's close takes).
     pub(crate) fn take_all(&self) -> Vec<Rc<dyn TaskAny>> {
         let mut s = self.slots.borrow_mut();
-        let mut out = Vec::with_capacity(s.len);
+        let mut out: Vec<Rc<dyn TaskAny>> = Vec::with_capacity(s.len);
         for i in 0..s.entries.len() {
             if let Slot::Occupied(t) = &s.entries[i] {
                 let id = t.header().slot.get();
-                out.extend(s.vacate(i, id));
+                if let Some(t) = s.vacate(i, id) {
+                    out.push(Rc::new(t));
+                }
             }
         }
         out
+    }
+
+    /// The loop's registration, if it has had a task.
+    pub(crate) fn key(&self) -> Option<LoopKey> {
+        self.key.get()
     }
 
     /// Forgets the loop's registration for wake-ups (close or drop).

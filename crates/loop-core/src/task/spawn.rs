@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use super::cell::{OkFuture, SCHEDULED, TaskAny, TaskCell, TaskHeader};
+use super::cell::{OkFuture, SCHEDULED, TaskCell, TaskHeader, TaskPtr};
 use super::waker::LoopKey;
 use super::{LocalBoxFuture, Task, TaskRef};
 use crate::Loop;
@@ -59,18 +59,17 @@ impl<T> Future for FactoryBody<T> {
         }
         // A factory body that never ran the original future is treated as a
         // cancellation.
-        Poll::Ready(this.out.take().ok_or(Error::Cancelled))
+        Poll::Ready(this.out.take().ok_or_else(Error::cancelled))
     }
 }
 
 /// Stores `cell` in the loop's slab and queues its first step.
-fn register<F, T>(lp: &Loop, key: LoopKey, cell: &Rc<TaskCell<F, T>>) -> Result<()>
+fn register<F, T>(lp: &Loop, key: LoopKey, cell: &Pin<Rc<TaskCell<F, T>>>) -> Result<()>
 where
     F: Future<Output = Result<T>> + 'static,
     T: 'static,
 {
-    let erased: Rc<dyn TaskAny> = cell.clone();
-    let id = lp.common().tasks.insert(key, erased)?;
+    let id = lp.common().tasks.insert(key, TaskPtr(cell.clone()))?;
     cell.header.slot.set(id);
     Ok(())
 }
@@ -98,18 +97,18 @@ where
     let key = lp.common().tasks.register(lp)?;
     let header = TaskHeader::new(next_task_id(), name, site, key);
     let Some(factory) = lp.common().task_factory() else {
-        let cell = Rc::new(TaskCell::new(header, OkFuture { fut }));
+        let cell = Rc::pin(TaskCell::new(header, OkFuture { fut }));
         register(lp, key, &cell)?;
         schedule(lp, &cell.header);
         return Ok(Task { cell });
     };
     let out = Rc::new(Cell::new(None));
     let body = FactoryBody { wrapped: None, out: out.clone() };
-    let cell = Rc::new(TaskCell::new(header, body));
+    let cell = Rc::pin(TaskCell::new(header, body));
     register(lp, key, &cell)?;
     let erased_body: LocalBoxFuture<()> = Box::pin(async move { out.set(Some(fut.await)) });
-    let me: Rc<dyn TaskAny> = cell.clone();
-    let wrapped = match catch_unwind(AssertUnwindSafe(|| factory(lp, &TaskRef(me), erased_body))) {
+    let me = TaskRef(TaskPtr(cell.clone()));
+    let wrapped = match catch_unwind(AssertUnwindSafe(|| factory(lp, &me, erased_body))) {
         Ok(w) => w,
         Err(payload) => {
             // The task never existed for anyone but the factory.

@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
 use std::sync::RwLock;
-use std::task::{RawWaker, RawWakerVTable, Waker};
+use std::task::Waker;
 
 use crate::Loop;
 use crate::error::{Error, Result};
@@ -82,19 +82,20 @@ impl TaskId {
         (self.0 & u64::from(GENERATION_MASK)) as u32
     }
 
-    /// The task's waker: no allocation, no reference count.
+    /// The task's waker: no allocation, no reference count (made in
+    /// [`raw`](super::raw), the crate's one module with `unsafe` code).
     pub(crate) fn waker(self) -> Waker {
-        // SAFETY: the `RawWaker` contract asks that the vtable functions be
-        // sound to call with this data pointer, from any thread, any number
-        // of times, and that clone return an equivalent waker. The data
-        // pointer is never dereferenced: it is an integer (the id) carried
-        // in a pointer, so any value is valid. `clone_raw` copies it with the
-        // same vtable; `drop_raw` does nothing (nothing is owned); the wake
-        // functions decode the integer and reach the task only through the
-        // thread-safe registries below (a `thread_local!` for the owning
-        // thread, an `RwLock` plus `Weak` handles otherwise), so they are
-        // thread-safe and tolerate ids whose task or loop is gone.
-        unsafe { Waker::from_raw(raw(self)) }
+        super::raw::waker(self)
+    }
+
+    /// The id as one word (what a waker carries).
+    pub(super) const fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// The id a waker's word carries.
+    pub(super) const fn from_bits(bits: u64) -> TaskId {
+        TaskId(bits)
     }
 }
 
@@ -107,22 +108,6 @@ impl fmt::Debug for TaskId {
             .finish()
     }
 }
-
-static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_raw, drop_raw);
-
-fn raw(id: TaskId) -> RawWaker {
-    RawWaker::new(std::ptr::without_provenance(id.0 as usize), &VTABLE)
-}
-
-fn clone_raw(data: *const ()) -> RawWaker {
-    raw(TaskId(data.addr() as u64))
-}
-
-fn wake_raw(data: *const ()) {
-    wake(TaskId(data.addr() as u64));
-}
-
-fn drop_raw(_: *const ()) {}
 
 /// A loop's registration for task wake-ups: its loop index and a serial
 /// telling this registration from earlier and later ones of the same index
@@ -174,7 +159,7 @@ struct LoopIndices {
 }
 
 /// Wakes task `id` from whatever thread this is.
-fn wake(id: TaskId) {
+pub(super) fn wake(id: TaskId) {
     let idx = id.loop_index();
     let local = LOCAL_LOOPS.try_with(|l| {
         let l = l.try_borrow().ok()?;
