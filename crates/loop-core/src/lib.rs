@@ -26,6 +26,16 @@
 //! and the in-place poll of a task's pinned future) live in one module,
 //! `task/raw.rs`, each with the proof that it holds.
 //!
+//! # Limits
+//!
+//! One per process: at most [`MAX_LOOPS_WITH_TASKS`] (65,535) loops may
+//! have tasks at the same time — a task's waker is one word that carries a
+//! 16-bit loop index. A loop takes an index with its first task and gives
+//! it back when it closes; creating a task on one loop too many fails with
+//! [`Error::InvalidState`]. Per loop, at most 2^28 tasks may be alive at
+//! once. Nothing else is bounded per process (signal handlers, for one,
+//! work on any number of loops).
+//!
 //! # Examples
 //!
 //! ```
@@ -85,6 +95,10 @@ pub use policy::{
 };
 pub use remote::{RemoteLoop, RemoteTask};
 pub use runner::{MainTaskHook, Runner, run};
+/// How many loops of one process may have tasks at the same time (see
+/// [Limits](crate#limits)).
+pub const MAX_LOOPS_WITH_TASKS: usize = task::MAX_LOOPS;
+
 pub use task::{LocalBoxFuture, Task, TaskFactory, TaskRef, current_task};
 
 /// The README's example, compiled and run as a doctest so it stays true.

@@ -35,7 +35,7 @@ use cell::{
 pub(crate) use cell::{TaskAny, TaskPtr};
 pub(crate) use slab::TaskSlab;
 pub(crate) use spawn::spawn;
-pub(crate) use waker::TaskId;
+pub(crate) use waker::{MAX_LOOPS, TaskId};
 
 use crate::error::{Error, Result};
 use crate::handle::Handle;

@@ -39,13 +39,13 @@ pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
 /// The most loops that may have tasks at the same time. The last loop
 /// index is never handed out: ids under it are [`TaskId::NONE`] and the
 /// [`TaskId::reserved`] markers.
-const MAX_LOOPS: usize = (1 << LOOP_BITS) - 1;
+pub(crate) const MAX_LOOPS: usize = (1 << LOOP_BITS) - 1;
 
 // The id travels in a waker's data pointer.
 const _: () = assert!(usize::BITS >= 64, "tulip's task wakers need 64-bit pointers");
 
 /// Identifies one task of one loop: what the loop's ready queue holds for a
-/// task (see [`EventLoop::schedule_task`](crate::EventLoop::schedule_task)).
+/// task.
 /// Copy; it does not keep the task alive, and a stale id is ignored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct TaskId(u64);
@@ -202,7 +202,12 @@ pub(crate) fn register_loop(lp: &Loop) -> Result<LoopKey> {
                 reg.remotes.push(Some(remote));
                 u16::try_from(reg.remotes.len() - 1).unwrap_or(u16::MAX)
             }
-            None => return Err(Error::InvalidState("too many event loops with tasks".into())),
+            None => {
+                return Err(Error::InvalidState(format!(
+                    "too many event loops with tasks at once (at most {MAX_LOOPS}; see \
+                     loop_core::MAX_LOOPS_WITH_TASKS)"
+                )));
+            }
         }
     };
     let serial = NEXT_SERIAL.try_with(|n| n.replace(n.get().wrapping_add(1))).unwrap_or(0);
