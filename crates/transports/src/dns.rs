@@ -112,8 +112,9 @@ pub(crate) fn getaddrinfo_blocking(
     Ok(out)
 }
 
-/// `getaddrinfo` on the default executor. Literal addresses are answered
-/// without leaving the loop thread.
+/// `getaddrinfo` through the loop's [`Resolver`](crate::Resolver) if one is
+/// installed, else on the default executor. Literal addresses are answered
+/// without leaving the loop thread (and never reach a resolver).
 pub(crate) async fn getaddrinfo(
     lp: &Loop,
     host: Option<&str>,
@@ -143,6 +144,9 @@ pub(crate) async fn getaddrinfo(
     }
     let owned = host.map(str::to_owned);
     let name = owned.clone().unwrap_or_default();
+    if let Some(resolver) = crate::resolver::installed(lp) {
+        return resolver.getaddrinfo(lp, owned, port, hints).await;
+    }
     lp.run_in_executor(move || getaddrinfo_blocking(owned.as_deref(), port, hints))
         .await?
         .map_err(|e| Error::Resolve { host: name, port, source: e.into() })

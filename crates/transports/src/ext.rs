@@ -339,6 +339,12 @@ pub trait NetExt: sealed::Sealed {
         hints: AddrInfoHints,
     ) -> impl Future<Output = Result<Vec<AddrInfo>>>;
 
+    /// Installs `resolver` as this loop's name resolver, or (with `None`)
+    /// goes back to the system's `getaddrinfo` on the default executor.
+    /// Every name the loop's transports resolve goes through it (see
+    /// [`Resolver`](crate::Resolver)).
+    fn set_resolver(&self, resolver: Option<Rc<dyn crate::Resolver>>);
+
     /// `getnameinfo` off the loop thread: `(host, service)`.
     ///
     /// # Errors
@@ -607,6 +613,14 @@ impl NetExt for Loop {
         hints: AddrInfoHints,
     ) -> Result<Vec<AddrInfo>> {
         dns::getaddrinfo(self, host, port, hints).await
+    }
+
+    fn set_resolver(&self, resolver: Option<Rc<dyn crate::Resolver>>) {
+        match resolver {
+            // Fails only on a closed loop, which resolves nothing any more.
+            Some(r) => drop(self.set_extension(Rc::new(crate::resolver::ResolverSlot(r)))),
+            None => drop(self.remove_extension::<crate::resolver::ResolverSlot>()),
+        }
     }
 
     async fn getnameinfo(&self, addr: SocketAddr, flags: i32) -> Result<(String, String)> {

@@ -102,6 +102,7 @@ mod options;
 mod pipe;
 mod protocol;
 mod readiness;
+mod resolver;
 mod sendfile;
 mod sock_ops;
 mod sys;
@@ -124,6 +125,7 @@ pub use protocol::{
     Protocol, StreamProtocolRef, marker,
 };
 /// The rustls crate this crate's TLS options take configurations of.
+pub use resolver::{ResolveFuture, Resolver};
 pub use rustls;
 pub use tcp::server::{ACCEPT_RETRY_DELAY, Server};
 pub use tls::{TlsAccept, TlsConnect, TlsRole, TlsTransport};
