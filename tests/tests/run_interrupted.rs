@@ -9,8 +9,19 @@ use std::time::Duration;
 
 use tulip::prelude::*;
 
+/// Gives SIGINT its default disposition: a process started in the
+/// background by a non-interactive shell inherits it ignored, and
+/// `tulip::run`, like `asyncio.run`, then leaves it alone.
+fn default_sigint() {
+    use nix::sys::signal::{SigHandler, Signal as NixSignal, signal};
+    // SAFETY: SIG_DFL is not a handler, so nothing runs in signal context;
+    // this test binary has one test, and no other thread handles SIGINT.
+    unsafe { signal(NixSignal::SIGINT, SigHandler::SigDfl) }.expect("SIGINT can be reset");
+}
+
 #[test]
 fn ctrl_c_during_run_is_reported_as_interrupted() {
+    default_sigint();
     let dropped = std::rc::Rc::new(std::cell::Cell::new(false));
     let d2 = dropped.clone();
     let out = tulip::run(async move {
