@@ -66,7 +66,7 @@ pub struct TlsTransport {
     pub(super) out: RefCell<Vec<u8>>,
     /// The layer above, when this transport is itself upgraded (TLS in
     /// TLS).
-    pub(super) owner: crate::transport::Owner,
+    pub(crate) owner: crate::transport::Owner,
     /// The server name asked for (client side).
     pub(super) sni: Option<String>,
 }
@@ -127,15 +127,18 @@ impl TlsTransport {
     }
 
     /// Takes `lower` over and starts the handshake (the client sends its
-    /// hello) with its timer.
+    /// hello) with its timer. Reading beneath is resumed, as asyncio's
+    /// `start_tls` does: the previous protocol may have paused it (a
+    /// stream reader over its limit), and the handshake must read.
     pub(crate) fn attach(self: &Rc<Self>, lower: Rc<dyn Lower>) {
         let owner: Weak<dyn Transport> = self.me.clone();
         let shim = self.shim();
         lower.adopt(owner, StreamProtocolRef::streaming(Rc::new(RefCell::new(shim))));
-        *self.lower.borrow_mut() = Some(lower);
+        *self.lower.borrow_mut() = Some(lower.clone());
         if self.life.is_closing() {
             return self.abort_lower();
         }
+        lower.resume_reading();
         let weak = self.me.clone();
         let timer = self.lp.call_later(self.handshake_timeout, move || {
             if let Some(me) = weak.upgrade() {

@@ -114,6 +114,18 @@ impl Lower for Foreign {
     }
 }
 
+/// Whether a layer already took `t` over (a transport of this crate that
+/// `start_tls` upgraded): it cannot be upgraded a second time.
+pub(crate) fn is_upgraded(t: &TransportRef) -> bool {
+    if let Some(fd) = t.as_any().downcast_ref::<super::FdTransport>() {
+        return fd.owner.is_owned();
+    }
+    if let Some(tls) = t.as_any().downcast_ref::<crate::tls::TlsTransport>() {
+        return tls.owner.is_owned();
+    }
+    false
+}
+
 /// The [`Lower`] access to `t`: its own when it is one of this crate's
 /// transports, its public methods otherwise.
 pub(crate) fn lower_of(t: &TransportRef) -> Rc<dyn Lower> {
