@@ -250,7 +250,8 @@ pub trait NetExt: sealed::Sealed {
     /// [`Error::TlsHandshake`](crate::Error::TlsHandshake),
     /// [`Error::TlsHandshakeTimeout`](crate::Error::TlsHandshakeTimeout),
     /// [`Error::TlsHandshakeEof`](crate::Error::TlsHandshakeEof) when the
-    /// handshake fails (the connection is closed then).
+    /// handshake fails (the connection is closed then, and `protocol`,
+    /// connected already, gets `connection_lost` with the error).
     ///
     /// # Cancel safety
     ///

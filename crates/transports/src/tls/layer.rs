@@ -500,6 +500,12 @@ impl TlsTransport {
             self.fail_waiter(&e);
         }
         self.life.begin_close();
+        if !self.call_made {
+            // start_tls: the protocol was connected by the transport
+            // beneath, so it learns of the loss even when the handshake
+            // failed (else a stream reader would wait forever).
+            self.life.mark_made();
+        }
         if let Some(me) = self.me.upgrade() {
             schedule_connection_lost(&me, self.life.failure());
         }
