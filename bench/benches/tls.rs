@@ -63,16 +63,12 @@ fn main() {
     if only != "handshake" {
         for size in ECHO_SIZES {
             let name = format!("tls echo {}KiB x{CONNS}", size / 1024);
-            report(&name, "msg", rounds, |which| {
-                echo_case(which, &dir, &client, size, measure)
-            });
+            report(&name, "msg", rounds, |which| echo_case(which, &dir, &client, size, measure));
         }
     }
     if only != "echo" {
         let name = format!("tls handshakes x{CONNS} (new connection per request)");
-        report(&name, "handshake", rounds, |which| {
-            handshake_case(which, &dir, &client, measure)
-        });
+        report(&name, "handshake", rounds, |which| handshake_case(which, &dir, &client, measure));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -403,8 +399,7 @@ mod servers {
                         match s.read(&mut buf).await {
                             Ok(0) | Err(_) => break,
                             Ok(n) => {
-                                if s.write_all(&buf[..n]).await.is_err()
-                                    || s.flush().await.is_err()
+                                if s.write_all(&buf[..n]).await.is_err() || s.flush().await.is_err()
                                 {
                                     return;
                                 }

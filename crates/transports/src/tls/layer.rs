@@ -10,15 +10,15 @@
 //! application calls.
 
 use std::cell::{Cell, RefCell};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use loop_core::{ExceptionContext, Loop, LoopFuture, TimerHandle};
+use loop_core::{ExceptionContext, Handle, Loop, LoopFuture, TimerHandle};
 use rustls::Connection;
 
-use crate::error::{Error, Result, panic_message};
+use crate::error::{Error, panic_message};
 use crate::protocol::{BaseProtocol, Protocol, StreamProtocolKind, StreamProtocolRef};
 use crate::transport::{
     Lifecycle, Living, Lower, Transport, TransportRef, schedule_connection_lost,
@@ -64,6 +64,12 @@ pub struct TlsTransport {
     eof_delivered: Cell<bool>,
     /// Reused for `write_tls`.
     pub(super) out: RefCell<Vec<u8>>,
+    /// Application plaintext of this loop iteration, encrypted before the
+    /// loop polls (see `outbound.rs`).
+    pub(super) plain_out: RefCell<Vec<u8>>,
+    pub(super) encrypt_scheduled: Cell<bool>,
+    /// The end-of-iteration callback that encrypts `plain_out`.
+    pub(super) encrypt_handle: Handle,
     /// The layer above, when this transport is itself upgraded (TLS in
     /// TLS).
     pub(crate) owner: crate::transport::Owner,
@@ -116,6 +122,16 @@ impl TlsTransport {
             resume_scheduled: Cell::new(false),
             eof_delivered: Cell::new(false),
             out: RefCell::new(Vec::new()),
+            plain_out: RefCell::new(Vec::new()),
+            encrypt_scheduled: Cell::new(false),
+            encrypt_handle: {
+                let weak = me.clone();
+                Handle::repeating(move || {
+                    if let Some(me) = weak.upgrade() {
+                        me.on_before_poll();
+                    }
+                })
+            },
             owner: crate::transport::Owner::default(),
             sni,
         })
@@ -165,32 +181,6 @@ impl TlsTransport {
     pub(super) fn cancel_timer(&self) {
         if let Some(t) = self.timer.borrow_mut().take() {
             t.cancel();
-        }
-    }
-
-    /// Sends what rustls has to send (handshake messages, records,
-    /// alerts) below, in one write.
-    pub(super) fn pump_out(&self) {
-        let mut out = self.out.borrow_mut();
-        {
-            let mut conn = self.conn.borrow_mut();
-            while conn.wants_write() {
-                if conn.write_tls(&mut *out).is_err() {
-                    break;
-                }
-            }
-        }
-        if out.is_empty() {
-            return;
-        }
-        if let Some(l) = self.lower() {
-            // A lower transport that is gone reports it through
-            // connection_lost; the bytes are moot then.
-            let _ = l.write(&out);
-        }
-        out.clear();
-        if out.capacity() > 1024 * 1024 {
-            out.shrink_to(64 * 1024);
         }
     }
 
@@ -405,6 +395,8 @@ impl TlsTransport {
         if self.shutting_down.replace(true) {
             return;
         }
+        // The plaintext written before close() goes first.
+        self.encrypt_queued();
         self.conn.borrow_mut().send_close_notify();
         self.pump_out();
         let Some(lower) = self.lower() else { return };
@@ -434,7 +426,7 @@ impl TlsTransport {
     }
 
     /// rustls failed: send its alert, then close below.
-    fn tls_failed(&self, e: rustls::Error) {
+    pub(super) fn tls_failed(&self, e: rustls::Error) {
         let err = if self.handshaking.get() { Error::TlsHandshake(e) } else { Error::Tls(e) };
         tracing::debug!(error = %err, "TLS failure");
         self.life.record_failure(&err);
@@ -551,19 +543,6 @@ impl TlsTransport {
             (StreamProtocolKind::Buffered(p), false) => p.borrow_mut().resume_writing(),
         });
     }
-
-    /// Writes plaintext: encrypted at once, the records written below.
-    pub(super) fn send_plaintext(&self, bufs: &[&[u8]]) -> Result<()> {
-        {
-            let mut conn = self.conn.borrow_mut();
-            let mut w = conn.writer();
-            for b in bufs {
-                w.write_all(b)?;
-            }
-        }
-        self.pump_out();
-        Ok(())
-    }
 }
 
 impl Living for TlsTransport {
@@ -594,6 +573,8 @@ impl Living for TlsTransport {
             l.abort();
         }
         *self.pending_in.borrow_mut() = Vec::new();
+        *self.plain_out.borrow_mut() = Vec::new();
+        self.encrypt_handle.cancel();
     }
 }
 

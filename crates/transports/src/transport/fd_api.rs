@@ -212,6 +212,9 @@ impl Lower for FdLower {
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         self.0.raw_set_limits(high, low)
     }
+    fn flush_soon(&self) {
+        self.0.schedule_flush(true);
+    }
     fn face(&self) -> TransportRef {
         self.0.clone()
     }

@@ -79,6 +79,9 @@ pub(crate) trait Lower {
     fn resume_reading(&self);
     /// Sets the water marks.
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()>;
+    /// Flushes at the end of this iteration, after the callbacks already
+    /// registered to run then (the layer's own encryption among them).
+    fn flush_soon(&self);
     /// The public face, for queries.
     fn face(&self) -> TransportRef;
 }
@@ -108,6 +111,9 @@ impl Lower for Foreign {
     }
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         self.0.set_write_buffer_limits(high, low)
+    }
+    fn flush_soon(&self) {
+        // A foreign transport flushes as it does.
     }
     fn face(&self) -> TransportRef {
         self.0.clone()
