@@ -217,10 +217,10 @@ impl WriteTransport for TlsTransport {
     }
 
     /// Ciphertext buffered in the transport beneath, plus the plaintext
-    /// written in this loop iteration and not yet encrypted.
+    /// written in this loop iteration and not yet written beneath.
     fn get_write_buffer_size(&self) -> usize {
         let beneath = self.lower().map_or(0, |l| l.face().get_write_buffer_size());
-        beneath + self.plain_out.borrow().len()
+        beneath + self.plain_out.borrow().len() + self.unsent.get()
     }
 
     fn get_write_buffer_limits(&self) -> WriteBufferLimits {
@@ -275,8 +275,8 @@ impl Lower for TlsLower {
         }
         self.0.owner.set(owner);
     }
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.0.raw_write(&[data])
+    fn write(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.0.raw_write(bufs)
     }
     fn close(&self) {
         self.0.raw_close();

@@ -62,12 +62,13 @@ pub struct TlsTransport {
     pub(super) pending_in: RefCell<Vec<u8>>,
     pub(super) resume_scheduled: Cell<bool>,
     eof_delivered: Cell<bool>,
-    /// Reused for `write_tls`.
-    pub(super) out: RefCell<Vec<u8>>,
     /// Application plaintext of this loop iteration, encrypted before the
     /// loop polls (see `outbound.rs`).
     pub(super) plain_out: RefCell<Vec<u8>>,
     pub(super) encrypt_scheduled: Cell<bool>,
+    /// Plaintext handed to rustls and not yet written beneath (counted in
+    /// `get_write_buffer_size`).
+    pub(super) unsent: Cell<usize>,
     /// The end-of-iteration callback that encrypts `plain_out`.
     pub(super) encrypt_handle: Handle,
     /// The layer above, when this transport is itself upgraded (TLS in
@@ -121,9 +122,9 @@ impl TlsTransport {
             pending_in: RefCell::new(Vec::new()),
             resume_scheduled: Cell::new(false),
             eof_delivered: Cell::new(false),
-            out: RefCell::new(Vec::new()),
             plain_out: RefCell::new(Vec::new()),
             encrypt_scheduled: Cell::new(false),
+            unsent: Cell::new(0),
             encrypt_handle: {
                 let weak = me.clone();
                 Handle::repeating(move || {

@@ -38,9 +38,9 @@
 //!   has no half-close, so its answer is ignored and the connection closes
 //!   (as in asyncio). `can_write_eof` is false and `write_eof` fails with
 //!   [`Error::Unsupported`](crate::Error::Unsupported).
-//! * **Flow control.** Plaintext written during one loop iteration is
-//!   encrypted at the end of it (at once past 256 KiB), so the write buffer
-//!   holds ciphertext beneath, plus at most one iteration's plaintext:
+//! * **Flow control.** What is written during one loop iteration goes
+//!   beneath at the end of it (at once past 256 KiB), so the write buffer
+//!   holds ciphertext beneath, plus at most one iteration's writes:
 //!   `get_write_buffer_size` counts both; the water marks and
 //!   `pause_writing`/`resume_writing` are those of the transport beneath
 //!   and count ciphertext bytes (about 22–29 bytes more than the plaintext
@@ -57,11 +57,12 @@
 //! One crypto provider, `ring`. Decrypted data is lent to `data_received`
 //! from a per-thread buffer (or read straight into a
 //! [`BufferedProtocol`](crate::BufferedProtocol)'s buffer). The
-//! application's writes of one loop iteration are queued as plaintext and
-//! encrypted together before the loop polls, as the plain transports
-//! coalesce writes: they become the fewest records, produced into one
-//! reused buffer per connection and written below in one call, which the
-//! transport beneath flushes in the same phase.
+//! application's writes of one loop iteration are encrypted together
+//! before the loop polls, as the plain transports coalesce writes: small
+//! writes are queued as plaintext so that several make one record, a
+//! write of 16 KiB or more is encrypted at once from the caller's slices;
+//! the records go beneath straight from rustls' buffers in one vectored
+//! write, which the transport beneath flushes in the same phase.
 
 mod app_face;
 mod connect;

@@ -194,8 +194,8 @@ impl Lower for FdLower {
         self.0.raw_set_protocol(shim);
         self.0.owner.set(owner);
     }
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.0.do_write(&[data])
+    fn write(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.0.do_write(bufs)
     }
     fn close(&self) {
         self.0.raw_close();

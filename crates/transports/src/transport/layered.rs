@@ -67,8 +67,8 @@ pub(crate) trait Lower {
     /// Takes the transport over: `shim` becomes its protocol and `owner`
     /// its owner.
     fn adopt(&self, owner: Weak<dyn Transport>, shim: StreamProtocolRef);
-    /// Sends bytes.
-    fn write(&self, data: &[u8]) -> Result<()>;
+    /// Sends bytes (one vectored write).
+    fn write(&self, bufs: &[&[u8]]) -> Result<()>;
     /// Closes after flushing.
     fn close(&self);
     /// Closes at once.
@@ -94,8 +94,8 @@ impl Lower for Foreign {
     fn adopt(&self, _owner: Weak<dyn Transport>, shim: StreamProtocolRef) {
         self.0.set_protocol(shim);
     }
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.0.write(data)
+    fn write(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.0.writelines(bufs)
     }
     fn close(&self) {
         self.0.close();
