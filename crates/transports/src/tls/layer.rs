@@ -1,5 +1,5 @@
 //! The TLS layer: [`TlsTransport`] is the application protocol's transport
-//! and, through [`Shim`], the protocol of the transport beneath it
+//! and, through [`Shim`](super::shim::Shim), the protocol of the transport beneath it
 //! (asyncio's `sslproto` design). It drives a rustls in-memory connection:
 //! ciphertext from below goes into `read_tls`, plaintext comes out of
 //! `reader()` to the application; the application's plaintext goes into
@@ -7,7 +7,8 @@
 //!
 //! This file holds the state and the inbound path (handshake, data,
 //! close_notify, EOF, loss); `app_face.rs` holds the transport traits the
-//! application calls.
+//! application calls, `outbound.rs` the write path, `shim.rs` the protocol
+//! installed beneath.
 
 use std::cell::{Cell, RefCell};
 use std::io::{ErrorKind, Read};
@@ -19,7 +20,7 @@ use loop_core::{ExceptionContext, Handle, Loop, LoopFuture, TimerHandle};
 use rustls::Connection;
 
 use crate::error::{Error, panic_message};
-use crate::protocol::{BaseProtocol, Protocol, StreamProtocolKind, StreamProtocolRef};
+use crate::protocol::{Protocol, StreamProtocolKind, StreamProtocolRef};
 use crate::transport::{
     Lifecycle, Living, Lower, Transport, TransportRef, schedule_connection_lost,
 };
@@ -139,8 +140,8 @@ impl TlsTransport {
     }
 
     /// The protocol to install on the transport beneath.
-    pub(crate) fn shim(self: &Rc<Self>) -> Shim {
-        Shim(self.clone())
+    pub(crate) fn shim(self: &Rc<Self>) -> super::shim::Shim {
+        super::shim::Shim(self.clone())
     }
 
     /// Takes `lower` over and starts the handshake (the client sends its
@@ -470,7 +471,7 @@ impl TlsTransport {
     }
 
     /// The transport beneath sent EOF.
-    fn on_lower_eof(&self) {
+    pub(super) fn on_lower_eof(&self) {
         if self.handshaking.get() {
             self.life.record_failure(&Error::TlsHandshakeEof);
             return;
@@ -482,7 +483,7 @@ impl TlsTransport {
 
     /// The transport beneath is gone: the application's
     /// `connection_lost`, once.
-    fn on_lower_lost(&self, err: Option<Error>) {
+    pub(super) fn on_lower_lost(&self, err: Option<Error>) {
         self.cancel_timer();
         if let Some(e) = &err {
             self.life.record_failure(e);
@@ -532,7 +533,7 @@ impl TlsTransport {
     }
 
     /// Delivers a flow-control signal from below to the application.
-    fn signal_app(&self, pause: bool) {
+    pub(super) fn signal_app(&self, pause: bool) {
         let name = if pause { "pause_writing" } else { "resume_writing" };
         if self.handshaking.get() {
             return;
@@ -576,40 +577,5 @@ impl Living for TlsTransport {
         *self.pending_in.borrow_mut() = Vec::new();
         *self.plain_out.borrow_mut() = Vec::new();
         self.encrypt_handle.cancel();
-    }
-}
-
-/// The protocol of the transport beneath a [`TlsTransport`]: forwards
-/// every callback to the layer.
-pub(crate) struct Shim(pub(crate) Rc<TlsTransport>);
-
-impl BaseProtocol for Shim {
-    fn connection_made(&mut self, transport: TransportRef) {
-        if self.0.lower.borrow().is_none() {
-            self.0.attach(crate::transport::lower_of(&transport));
-        }
-    }
-
-    fn connection_lost(&mut self, error: Option<Error>) {
-        self.0.on_lower_lost(error);
-    }
-
-    fn pause_writing(&mut self) {
-        self.0.signal_app(true);
-    }
-
-    fn resume_writing(&mut self) {
-        self.0.signal_app(false);
-    }
-}
-
-impl Protocol for Shim {
-    fn data_received(&mut self, data: &[u8]) {
-        self.0.on_data(data);
-    }
-
-    fn eof_received(&mut self) -> bool {
-        self.0.on_lower_eof();
-        false
     }
 }

@@ -69,6 +69,7 @@ mod connect;
 mod layer;
 mod options;
 mod outbound;
+mod shim;
 
 pub use layer::TlsTransport;
 pub use options::{
