@@ -16,6 +16,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("sync", "Synchronization primitives"),
     ("tcp", "TCP and UDP echo"),
     ("streams", "TCP echo with streams"),
+    ("tls", "TLS echo and handshakes"),
 ];
 
 /// How the figures are taken, printed under the header.

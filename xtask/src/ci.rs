@@ -21,6 +21,7 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "tour",
     "tls_echo_client",
     "starttls",
+    "starttls_streams",
     "subprocess_proto",
 ];
 

@@ -19,7 +19,8 @@ use crate::writer::StreamWriter;
 /// Opens a TCP connection to `host:port` and returns its reader and writer
 /// (asyncio's `open_connection`). Runs on the running loop; the options are
 /// those of [`create_connection`](NetExt::create_connection) plus the
-/// reader's `limit`.
+/// reader's `limit`. With TLS it returns once the handshake completed, and
+/// the pair reads and writes plaintext.
 ///
 /// # Errors
 ///
@@ -27,11 +28,16 @@ use crate::writer::StreamWriter;
 /// limit; [`Error::Loop`](crate::Error::Loop) outside a running loop; the
 /// transport's errors ([`Error::Transport`](crate::Error::Transport)): a
 /// name that does not resolve, every address refusing, conflicting
-/// options.
+/// options; with TLS ([`StreamConnectOptions::with_tls`]) the handshake's
+/// ([`TlsHandshake`](loop_transports::Error::TlsHandshake) for an
+/// untrusted certificate, a name mismatch, an alert or a peer that does not
+/// speak TLS; [`TlsHandshakeTimeout`](loop_transports::Error::TlsHandshakeTimeout);
+/// [`TlsHandshakeEof`](loop_transports::Error::TlsHandshakeEof)).
 ///
 /// # Cancel safety
 ///
-/// Dropping the future before it completes closes any socket it opened.
+/// Dropping the future before it completes closes any socket it opened,
+/// during the TLS handshake too.
 pub async fn open_connection(
     host: &str,
     port: u16,
@@ -80,7 +86,10 @@ pub async fn open_connection(
 /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a zero
 /// limit; [`Error::Loop`](crate::Error::Loop) outside a running loop; the
 /// transport's errors (binding fails, a name does not resolve, conflicting
-/// options).
+/// options; a TLS configuration rustls refuses). With TLS
+/// ([`StreamServerOptions::with_tls`]) each connection's callback runs
+/// after its handshake; a failed handshake never reaches the callback (it
+/// is logged with `tracing` at debug level, as asyncio logs it).
 ///
 /// # Cancel safety
 ///
@@ -109,7 +118,8 @@ where
 ///
 /// As [`open_connection`]; the transport's
 /// [`InvalidArgument`](loop_transports::Error::InvalidArgument) unless
-/// exactly one of `path` and `sock` is given.
+/// exactly one of `path` and `sock` is given, or for TLS without a server
+/// name.
 ///
 /// # Cancel safety
 ///
@@ -121,8 +131,12 @@ pub async fn open_unix_connection(
     let lp = get_running_loop()?;
     let reader = StreamReader::with_limit(opts.limit)?;
     let proto = StreamReaderProtocol::new(Some(&reader));
-    let (transport, proto) =
-        lp.create_unix_connection(move || proto, path.into(), opts.sock).await?;
+    let (transport, proto) = match opts.tls {
+        None => lp.create_unix_connection(move || proto, path.into(), opts.sock).await?,
+        Some(tls) => {
+            lp.create_unix_connection_tls(move || proto, path.into(), opts.sock, tls).await?
+        }
+    };
     Ok(pair(reader, transport, &proto.borrow()))
 }
 
@@ -159,7 +173,7 @@ fn pair(
     proto: &StreamReaderProtocol,
 ) -> (StreamReader, StreamWriter) {
     let writer = StreamWriter::new(transport, proto);
-    reader.set_guard(writer.guard());
+    reader.set_guard(writer.link());
     (reader, writer)
 }
 

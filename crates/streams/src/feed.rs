@@ -163,6 +163,21 @@ impl Feed {
         Ok(())
     }
 
+    /// Puts `transport` (a TLS layer over the old one) in the place of the
+    /// transport, unless the connection is already gone. The upgrade
+    /// resumed reading beneath, so the new transport is not paused.
+    pub(crate) fn replace_transport(&self, transport: TransportRef) {
+        let old = {
+            let mut st = self.st.borrow_mut();
+            if st.transport.is_none() {
+                return;
+            }
+            st.paused = false;
+            st.transport.replace(transport)
+        };
+        drop(old);
+    }
+
     /// Forgets the transport (the connection is gone): breaks the
     /// reader → transport → protocol → reader cycle.
     pub(crate) fn detach_transport(&self) {

@@ -5,7 +5,9 @@
 //! connection: [`open_connection`] and [`start_server`] (and their Unix
 //! siblings) give a reader with `read`, `readline`, `readexactly` and
 //! `readuntil`, and a writer with `write`, `drain`, `close` and
-//! `wait_closed`, with asyncio's semantics (see each method). The reader
+//! `wait_closed`, with asyncio's semantics (see each method). Each factory
+//! speaks TLS with its options' `with_tls`, and
+//! [`StreamWriter::start_tls`] upgrades a live connection (STARTTLS). The reader
 //! implements `futures-io`'s `AsyncRead` and `AsyncBufRead`, the writer
 //! `AsyncWrite`, so ecosystem codecs and protocols run on tulip. It builds
 //! on `loop-transports`' public API (the protocol traits, `NetExt`,
@@ -81,6 +83,7 @@ mod reader;
 mod reader_io;
 mod writer;
 mod writer_io;
+mod writer_tls;
 
 pub use client::{ClientOutcome, ClientReturn, ClientStart, marker};
 pub use error::{Error, Result};

@@ -2,12 +2,18 @@
 //! options of the transport-level call each factory wraps.
 //!
 //! Each struct is `#[non_exhaustive]` with `Default`, so options added later
-//! (TLS among them) break nobody: build one with `default()` and set the
-//! fields you need, or use the `with_*` methods.
+//! break nobody: build one with `default()` and set the fields you need, or
+//! use the `with_*` methods.
+//!
+//! TLS (asyncio's `ssl=`, `server_hostname=`, `ssl_handshake_timeout=`,
+//! `ssl_shutdown_timeout=`) is the `with_tls` method of each struct. For
+//! TCP and Unix servers it sets the `tls` field of the transport-level
+//! options the struct carries (one place for it, not two that could
+//! disagree); [`UnixStreamConnectOptions`] has a field of its own.
 
 use std::os::fd::OwnedFd;
 
-use loop_transports::{ConnectOptions, ServerOptions, UnixServerOptions};
+use loop_transports::{ConnectOptions, ServerOptions, TlsAccept, TlsConnect, UnixServerOptions};
 
 use crate::error::{Error, Result};
 
@@ -54,6 +60,14 @@ impl StreamConnectOptions {
         self.connect = connect;
         self
     }
+
+    /// Speaks TLS (asyncio's `ssl=`): sets `connect.tls`
+    /// ([`ConnectOptions::tls`]). The factory returns once the handshake
+    /// completed; the server name defaults to the host connected to.
+    pub fn with_tls(mut self, tls: TlsConnect) -> Self {
+        self.connect.tls = Some(tls);
+        self
+    }
 }
 
 /// Options of [`start_server`](crate::start_server).
@@ -86,6 +100,14 @@ impl StreamServerOptions {
         self.server = server;
         self
     }
+
+    /// Speaks TLS on every connection (asyncio's `ssl=`): sets
+    /// `server.tls` ([`ServerOptions::tls`]). The client callback runs
+    /// after the handshake; a failed handshake never reaches it.
+    pub fn with_tls(mut self, tls: TlsAccept) -> Self {
+        self.server.tls = Some(tls);
+        self
+    }
 }
 
 /// Options of [`open_unix_connection`](crate::open_unix_connection).
@@ -97,11 +119,16 @@ pub struct UnixStreamConnectOptions {
     /// An already connected Unix stream socket to use instead of a path
     /// (the path must then be `None`).
     pub sock: Option<OwnedFd>,
+    /// TLS (asyncio's `ssl=`, `server_hostname=`, …), as
+    /// [`create_unix_connection_tls`](loop_transports::NetExt::create_unix_connection_tls):
+    /// there is no host to check the certificate against, so the options
+    /// must carry a [`server_hostname`](TlsConnect::server_hostname).
+    pub tls: Option<TlsConnect>,
 }
 
 impl Default for UnixStreamConnectOptions {
     fn default() -> Self {
-        UnixStreamConnectOptions { limit: DEFAULT_LIMIT, sock: None }
+        UnixStreamConnectOptions { limit: DEFAULT_LIMIT, sock: None, tls: None }
     }
 }
 
@@ -115,6 +142,12 @@ impl UnixStreamConnectOptions {
     /// Sets [`sock`](UnixStreamConnectOptions::sock).
     pub fn with_sock(mut self, sock: OwnedFd) -> Self {
         self.sock = Some(sock);
+        self
+    }
+
+    /// Sets [`tls`](UnixStreamConnectOptions::tls).
+    pub fn with_tls(mut self, tls: TlsConnect) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -147,6 +180,13 @@ impl UnixStreamServerOptions {
     /// Sets [`server`](UnixStreamServerOptions::server).
     pub fn with_server(mut self, server: UnixServerOptions) -> Self {
         self.server = server;
+        self
+    }
+
+    /// Speaks TLS on every connection: sets `server.tls`
+    /// ([`UnixServerOptions::tls`]).
+    pub fn with_tls(mut self, tls: TlsAccept) -> Self {
+        self.server.tls = Some(tls);
         self
     }
 }

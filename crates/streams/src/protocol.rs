@@ -96,7 +96,7 @@ impl BaseProtocol for StreamReaderProtocol {
         if let Some(hook) = self.client.take() {
             let mut reader = hook.reader;
             let writer = StreamWriter::new(transport.clone(), self);
-            reader.set_guard(writer.guard());
+            reader.set_guard(writer.link());
             client::start(&hook.lp, &hook.handler, reader, writer, &transport);
         }
     }

@@ -13,7 +13,7 @@ use crate::buffer::{self, ReadBuffer, Separators, UntilScan};
 use crate::error::{Error, Result};
 use crate::feed::{Feed, IO_TOKEN};
 use crate::options::{DEFAULT_LIMIT, check_limit};
-use crate::writer::CloseGuard;
+use crate::writer::Link;
 
 /// A buffered reader of a byte stream (asyncio's `StreamReader`).
 ///
@@ -61,7 +61,7 @@ pub struct StreamReader {
     feed: Rc<Feed>,
     /// Closes the connection once the reader and every writer are dropped
     /// (set for the pairs the factories make).
-    guard: Option<Rc<CloseGuard>>,
+    guard: Option<Rc<Link>>,
 }
 
 impl StreamReader {
@@ -93,7 +93,7 @@ impl StreamReader {
         &self.feed
     }
 
-    pub(crate) fn set_guard(&mut self, guard: Rc<CloseGuard>) {
+    pub(crate) fn set_guard(&mut self, guard: Rc<Link>) {
         self.guard = Some(guard);
     }
 

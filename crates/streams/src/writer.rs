@@ -2,6 +2,7 @@
 //! `wait_closed` — over a transport, with write flow control taken from the
 //! protocol's `pause_writing` / `resume_writing`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -14,18 +15,42 @@ use crate::feed::Feed;
 use crate::flow::Flow;
 use crate::protocol::StreamReaderProtocol;
 
-/// Closes the transport when the last handle to the connection goes.
-pub(crate) struct CloseGuard(TransportRef);
+/// The connection's current transport, shared by the reader and every
+/// writer of a pair; replaced by [`StreamWriter::start_tls`]. Closes the
+/// transport when the last handle to the connection goes.
+pub(crate) struct Link(RefCell<TransportRef>);
 
-impl Drop for CloseGuard {
-    fn drop(&mut self) {
-        self.0.close();
+impl Link {
+    pub(crate) fn new(transport: TransportRef) -> Self {
+        Link(RefCell::new(transport))
+    }
+
+    /// The current transport.
+    pub(crate) fn get(&self) -> TransportRef {
+        self.0.borrow().clone()
+    }
+
+    /// Runs `f` on the current transport without cloning it.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&TransportRef) -> R) -> R {
+        f(&self.0.borrow())
+    }
+
+    /// Makes `transport` the current one.
+    pub(crate) fn replace(&self, transport: TransportRef) {
+        let old = std::mem::replace(&mut *self.0.borrow_mut(), transport);
+        drop(old);
     }
 }
 
-impl fmt::Debug for CloseGuard {
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.0.get_mut().close();
+    }
+}
+
+impl fmt::Debug for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CloseGuard")
+        f.write_str("Link")
     }
 }
 
@@ -65,11 +90,21 @@ pub(crate) struct DrainState {
 /// asyncio. Set the marks with
 /// [`WriteTransport::set_write_buffer_limits`](loop_transports::WriteTransport::set_write_buffer_limits) on
 /// [`transport`](StreamWriter::transport).
+///
+/// # TLS
+///
+/// A pair made with a factory's `with_tls` option reads and writes
+/// plaintext over TLS from the start; [`start_tls`](StreamWriter::start_tls)
+/// upgrades a live plain (or TLS) connection in place, for this writer,
+/// its clones and the reader alike. Over TLS the write buffer and the
+/// water marks count ciphertext, and [`write_eof`](StreamWriter::write_eof)
+/// is refused (TLS has no half-close).
 pub struct StreamWriter {
-    transport: TransportRef,
+    /// The transport, shared with the reader and the clones (`start_tls`
+    /// replaces it for all of them).
+    pub(crate) link: Rc<Link>,
     flow: Rc<Flow>,
-    reader: Option<Rc<Feed>>,
-    guard: Rc<CloseGuard>,
+    pub(crate) reader: Option<Rc<Feed>>,
     /// `AsyncWrite` progress of this handle (not shared with clones).
     pub(crate) io_write: DrainState,
     pub(crate) io_flush: DrainState,
@@ -81,8 +116,7 @@ impl StreamWriter {
     /// (asyncio's `StreamWriter(transport, protocol, reader, loop)`).
     pub fn new(transport: TransportRef, protocol: &StreamReaderProtocol) -> Self {
         StreamWriter {
-            guard: Rc::new(CloseGuard(transport.clone())),
-            transport,
+            link: Rc::new(Link::new(transport)),
             flow: protocol.flow().clone(),
             reader: protocol.feed().cloned(),
             io_write: DrainState::default(),
@@ -90,13 +124,14 @@ impl StreamWriter {
         }
     }
 
-    pub(crate) fn guard(&self) -> Rc<CloseGuard> {
-        self.guard.clone()
+    pub(crate) fn link(&self) -> Rc<Link> {
+        self.link.clone()
     }
 
-    /// The transport (asyncio's `writer.transport`).
-    pub fn transport(&self) -> &TransportRef {
-        &self.transport
+    /// The transport (asyncio's `writer.transport`): after
+    /// [`start_tls`](StreamWriter::start_tls), the TLS one.
+    pub fn transport(&self) -> TransportRef {
+        self.link.get()
     }
 
     /// Queues `data` for sending. Never blocks; follow with
@@ -108,7 +143,7 @@ impl StreamWriter {
     /// the writer is closed or the connection is lost,
     /// [`loop_transports::Error::InvalidState`] after `write_eof`.
     pub fn write(&self, data: &[u8]) -> Result<()> {
-        Ok(self.transport.write(data)?)
+        Ok(self.link.with(|t| t.write(data))?)
     }
 
     /// Queues several buffers (sent with one vectored write when possible).
@@ -117,7 +152,7 @@ impl StreamWriter {
     ///
     /// As [`write`](StreamWriter::write).
     pub fn writelines(&self, bufs: &[&[u8]]) -> Result<()> {
-        Ok(self.transport.writelines(bufs)?)
+        Ok(self.link.with(|t| t.writelines(bufs))?)
     }
 
     /// Closes the write half once buffered bytes are sent; the peer reads
@@ -128,30 +163,30 @@ impl StreamWriter {
     /// As [`WriteTransport::write_eof`](loop_transports::WriteTransport::write_eof): called twice, after `close`, or
     /// on a transport that cannot.
     pub fn write_eof(&self) -> Result<()> {
-        Ok(self.transport.write_eof()?)
+        Ok(self.link.with(|t| t.write_eof())?)
     }
 
     /// Whether [`write_eof`](StreamWriter::write_eof) is supported.
     pub fn can_write_eof(&self) -> bool {
-        self.transport.can_write_eof()
+        self.link.with(|t| t.can_write_eof())
     }
 
     /// Closes the transport: buffered bytes are sent first, then the
     /// connection ends. Idempotent. Await
     /// [`wait_closed`](StreamWriter::wait_closed) to know when it is done.
     pub fn close(&self) {
-        self.transport.close();
+        self.link.with(|t| t.close());
     }
 
     /// Whether the transport is closing or closed.
     pub fn is_closing(&self) -> bool {
-        self.transport.is_closing()
+        self.link.with(|t| t.is_closing())
     }
 
     /// Transport information by asyncio's name (`"peername"`,
     /// `"sockname"`, `"socket"`, …); `None` when unknown.
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
-        self.transport.get_extra_info(name)
+        self.link.with(|t| t.get_extra_info(name))
     }
 
     /// Waits until the connection is closed (by either side).
@@ -203,7 +238,7 @@ impl StreamWriter {
             return Poll::Ready(Err(e));
         }
         let lost = self.flow.lost();
-        if lost.is_none() && self.transport.is_closing() && !st.yielded_closing {
+        if lost.is_none() && self.link.with(|t| t.is_closing()) && !st.yielded_closing {
             // asyncio's `sleep(0)`: let connection_lost be delivered, so a
             // write-drain loop on a closing transport sees the error.
             st.yielded_closing = true;
@@ -230,12 +265,11 @@ impl StreamWriter {
     }
 
     fn over_high_water(&self) -> bool {
-        let t = &self.transport;
-        t.get_write_buffer_size() > t.get_write_buffer_limits().high
+        self.link.with(|t| t.get_write_buffer_size() > t.get_write_buffer_limits().high)
     }
 
     pub(crate) fn poll_close_io(&self, cx: &Context<'_>) -> Poll<Result<()>> {
-        self.transport.close();
+        self.close();
         self.poll_closed(cx)
     }
 }
@@ -243,10 +277,9 @@ impl StreamWriter {
 impl Clone for StreamWriter {
     fn clone(&self) -> Self {
         StreamWriter {
-            transport: self.transport.clone(),
+            link: self.link.clone(),
             flow: self.flow.clone(),
             reader: self.reader.clone(),
-            guard: self.guard.clone(),
             io_write: DrainState::default(),
             io_flush: DrainState::default(),
         }
@@ -256,8 +289,8 @@ impl Clone for StreamWriter {
 impl fmt::Debug for StreamWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamWriter")
-            .field("peername", &self.transport.peername())
-            .field("closing", &self.transport.is_closing())
+            .field("peername", &self.link.with(|t| t.peername()))
+            .field("closing", &self.link.with(|t| t.is_closing()))
             .field("paused", &self.flow.is_paused())
             .finish()
     }

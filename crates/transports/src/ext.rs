@@ -235,17 +235,23 @@ pub trait NetExt: sealed::Sealed {
     /// `close` / `abort` / `pause_reading` / `resume_reading` act on the
     /// TLS transport, and `set_protocol` is ignored. Data the peer sent in
     /// plain before its handshake and that the old protocol has not read
-    /// is the protocol's.
+    /// is the protocol's. Reading on `transport` is resumed (the handshake
+    /// must read), as asyncio does; bytes arriving from then on are
+    /// TLS records to the new layer.
     ///
     /// # Errors
     ///
     /// [`Error::Closed`](crate::Error::Closed) when `transport` is
-    /// closing; [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// closing; [`Error::InvalidState`](crate::Error::InvalidState) when
+    /// it was already upgraded (call `start_tls` on the transport the
+    /// first upgrade returned);
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument)
     /// for a client without a server name;
     /// [`Error::TlsHandshake`](crate::Error::TlsHandshake),
     /// [`Error::TlsHandshakeTimeout`](crate::Error::TlsHandshakeTimeout),
     /// [`Error::TlsHandshakeEof`](crate::Error::TlsHandshakeEof) when the
-    /// handshake fails (the connection is closed then).
+    /// handshake fails (the connection is closed then, and `protocol`,
+    /// connected already, gets `connection_lost` with the error).
     ///
     /// # Cancel safety
     ///

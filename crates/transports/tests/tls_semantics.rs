@@ -367,6 +367,10 @@ fn start_tls_upgrades_a_plain_connection_and_the_old_transport_is_unusable() {
         // The old transport refuses plaintext; the new one works.
         assert!(matches!(plain.write(b"leak"), Err(Error::InvalidState(_))));
         assert!(!plain.can_write_eof());
+        // It cannot be upgraded a second time (the shim would be stolen).
+        let tls = pki.client(Ver::Both).server_hostname("localhost");
+        let again = lp.start_tls(&plain, StreamProtocolRef::streaming(client.clone()), tls).await;
+        assert!(matches!(again, Err(Error::InvalidState(_))), "{again:?}");
         t.write(b"secret").unwrap();
         wait_until("server upgraded", || upgraded.borrow().is_some()).await;
         let sr = server_proto.borrow().clone().unwrap();

@@ -1,10 +1,12 @@
 //! Shared helpers for the stream tests: a loop runner with a watchdog and
 //! an fd-leak check, deadlines on awaited events, exception capture, a
-//! counting waker for hand-driven readers, and Python asyncio peers.
+//! counting waker for hand-driven readers, Python asyncio peers, and test
+//! certificates.
 
 #![allow(dead_code, unreachable_pub)]
 
 pub mod fake;
+pub mod tls;
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -84,7 +84,7 @@ impl TlsTransport {
         if self.handshaking.get() {
             return Err(Error::InvalidState("the TLS handshake has not completed".into()));
         }
-        self.send_plaintext(bufs)
+        self.queue_plaintext(bufs)
     }
 
     /// This transport as the lower half of another layer (TLS in TLS).
@@ -216,10 +216,11 @@ impl WriteTransport for TlsTransport {
         }
     }
 
-    /// Ciphertext buffered in the transport beneath (plaintext is
-    /// encrypted as it is written, so that is all there is).
+    /// Ciphertext buffered in the transport beneath, plus the plaintext
+    /// written in this loop iteration and not yet written beneath.
     fn get_write_buffer_size(&self) -> usize {
-        self.lower().map_or(0, |l| l.face().get_write_buffer_size())
+        let beneath = self.lower().map_or(0, |l| l.face().get_write_buffer_size());
+        beneath + self.plain_out.borrow().len() + self.unsent.get()
     }
 
     fn get_write_buffer_limits(&self) -> WriteBufferLimits {
@@ -274,8 +275,8 @@ impl Lower for TlsLower {
         }
         self.0.owner.set(owner);
     }
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.0.raw_write(&[data])
+    fn write(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.0.raw_write(bufs)
     }
     fn close(&self) {
         self.0.raw_close();
@@ -294,6 +295,9 @@ impl Lower for TlsLower {
             Some(l) => l.set_write_buffer_limits(high, low),
             None => WriteBufferLimits::new(high, low).map(|_| ()),
         }
+    }
+    fn flush_soon(&self) {
+        self.0.schedule_encrypt();
     }
     fn face(&self) -> TransportRef {
         self.0.clone()

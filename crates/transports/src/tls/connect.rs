@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{IntoStreamProtocol, StreamProtocolRef};
 use crate::tcp::connect::start_stream;
 use crate::tcp::server::ProtocolFactory;
-use crate::transport::{TransportRef, WriteTransport, lower_of};
+use crate::transport::{TransportRef, WriteTransport, is_upgraded, lower_of, upgraded};
 
 /// A client-side layer for `app`, with the waiter of its handshake.
 fn client_layer(
@@ -159,6 +159,9 @@ pub(crate) async fn start_tls(
 ) -> Result<TransportRef> {
     if transport.is_closing() {
         return Err(Error::Closed);
+    }
+    if is_upgraded(transport) {
+        return Err(upgraded());
     }
     let (t, waiter) = match &role {
         TlsRole::Client(c) => client_layer(lp, c, None, protocol, false)?,

@@ -1,5 +1,5 @@
 //! The TLS layer: [`TlsTransport`] is the application protocol's transport
-//! and, through [`Shim`], the protocol of the transport beneath it
+//! and, through [`Shim`](super::shim::Shim), the protocol of the transport beneath it
 //! (asyncio's `sslproto` design). It drives a rustls in-memory connection:
 //! ciphertext from below goes into `read_tls`, plaintext comes out of
 //! `reader()` to the application; the application's plaintext goes into
@@ -7,19 +7,20 @@
 //!
 //! This file holds the state and the inbound path (handshake, data,
 //! close_notify, EOF, loss); `app_face.rs` holds the transport traits the
-//! application calls.
+//! application calls, `outbound.rs` the write path, `shim.rs` the protocol
+//! installed beneath.
 
 use std::cell::{Cell, RefCell};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use loop_core::{ExceptionContext, Loop, LoopFuture, TimerHandle};
+use loop_core::{ExceptionContext, Handle, Loop, LoopFuture, TimerHandle};
 use rustls::Connection;
 
-use crate::error::{Error, Result, panic_message};
-use crate::protocol::{BaseProtocol, Protocol, StreamProtocolKind, StreamProtocolRef};
+use crate::error::{Error, panic_message};
+use crate::protocol::{Protocol, StreamProtocolKind, StreamProtocolRef};
 use crate::transport::{
     Lifecycle, Living, Lower, Transport, TransportRef, schedule_connection_lost,
 };
@@ -62,11 +63,18 @@ pub struct TlsTransport {
     pub(super) pending_in: RefCell<Vec<u8>>,
     pub(super) resume_scheduled: Cell<bool>,
     eof_delivered: Cell<bool>,
-    /// Reused for `write_tls`.
-    pub(super) out: RefCell<Vec<u8>>,
+    /// Application plaintext of this loop iteration, encrypted before the
+    /// loop polls (see `outbound.rs`).
+    pub(super) plain_out: RefCell<Vec<u8>>,
+    pub(super) encrypt_scheduled: Cell<bool>,
+    /// Plaintext handed to rustls and not yet written beneath (counted in
+    /// `get_write_buffer_size`).
+    pub(super) unsent: Cell<usize>,
+    /// The end-of-iteration callback that encrypts `plain_out`.
+    pub(super) encrypt_handle: Handle,
     /// The layer above, when this transport is itself upgraded (TLS in
     /// TLS).
-    pub(super) owner: crate::transport::Owner,
+    pub(crate) owner: crate::transport::Owner,
     /// The server name asked for (client side).
     pub(super) sni: Option<String>,
 }
@@ -115,27 +123,40 @@ impl TlsTransport {
             pending_in: RefCell::new(Vec::new()),
             resume_scheduled: Cell::new(false),
             eof_delivered: Cell::new(false),
-            out: RefCell::new(Vec::new()),
+            plain_out: RefCell::new(Vec::new()),
+            encrypt_scheduled: Cell::new(false),
+            unsent: Cell::new(0),
+            encrypt_handle: {
+                let weak = me.clone();
+                Handle::repeating(move || {
+                    if let Some(me) = weak.upgrade() {
+                        me.on_before_poll();
+                    }
+                })
+            },
             owner: crate::transport::Owner::default(),
             sni,
         })
     }
 
     /// The protocol to install on the transport beneath.
-    pub(crate) fn shim(self: &Rc<Self>) -> Shim {
-        Shim(self.clone())
+    pub(crate) fn shim(self: &Rc<Self>) -> super::shim::Shim {
+        super::shim::Shim(self.clone())
     }
 
     /// Takes `lower` over and starts the handshake (the client sends its
-    /// hello) with its timer.
+    /// hello) with its timer. Reading beneath is resumed, as asyncio's
+    /// `start_tls` does: the previous protocol may have paused it (a
+    /// stream reader over its limit), and the handshake must read.
     pub(crate) fn attach(self: &Rc<Self>, lower: Rc<dyn Lower>) {
         let owner: Weak<dyn Transport> = self.me.clone();
         let shim = self.shim();
         lower.adopt(owner, StreamProtocolRef::streaming(Rc::new(RefCell::new(shim))));
-        *self.lower.borrow_mut() = Some(lower);
+        *self.lower.borrow_mut() = Some(lower.clone());
         if self.life.is_closing() {
             return self.abort_lower();
         }
+        lower.resume_reading();
         let weak = self.me.clone();
         let timer = self.lp.call_later(self.handshake_timeout, move || {
             if let Some(me) = weak.upgrade() {
@@ -162,32 +183,6 @@ impl TlsTransport {
     pub(super) fn cancel_timer(&self) {
         if let Some(t) = self.timer.borrow_mut().take() {
             t.cancel();
-        }
-    }
-
-    /// Sends what rustls has to send (handshake messages, records,
-    /// alerts) below, in one write.
-    pub(super) fn pump_out(&self) {
-        let mut out = self.out.borrow_mut();
-        {
-            let mut conn = self.conn.borrow_mut();
-            while conn.wants_write() {
-                if conn.write_tls(&mut *out).is_err() {
-                    break;
-                }
-            }
-        }
-        if out.is_empty() {
-            return;
-        }
-        if let Some(l) = self.lower() {
-            // A lower transport that is gone reports it through
-            // connection_lost; the bytes are moot then.
-            let _ = l.write(&out);
-        }
-        out.clear();
-        if out.capacity() > 1024 * 1024 {
-            out.shrink_to(64 * 1024);
         }
     }
 
@@ -402,6 +397,8 @@ impl TlsTransport {
         if self.shutting_down.replace(true) {
             return;
         }
+        // The plaintext written before close() goes first.
+        self.encrypt_queued();
         self.conn.borrow_mut().send_close_notify();
         self.pump_out();
         let Some(lower) = self.lower() else { return };
@@ -431,7 +428,7 @@ impl TlsTransport {
     }
 
     /// rustls failed: send its alert, then close below.
-    fn tls_failed(&self, e: rustls::Error) {
+    pub(super) fn tls_failed(&self, e: rustls::Error) {
         let err = if self.handshaking.get() { Error::TlsHandshake(e) } else { Error::Tls(e) };
         tracing::debug!(error = %err, "TLS failure");
         self.life.record_failure(&err);
@@ -474,7 +471,7 @@ impl TlsTransport {
     }
 
     /// The transport beneath sent EOF.
-    fn on_lower_eof(&self) {
+    pub(super) fn on_lower_eof(&self) {
         if self.handshaking.get() {
             self.life.record_failure(&Error::TlsHandshakeEof);
             return;
@@ -486,7 +483,7 @@ impl TlsTransport {
 
     /// The transport beneath is gone: the application's
     /// `connection_lost`, once.
-    fn on_lower_lost(&self, err: Option<Error>) {
+    pub(super) fn on_lower_lost(&self, err: Option<Error>) {
         self.cancel_timer();
         if let Some(e) = &err {
             self.life.record_failure(e);
@@ -497,6 +494,12 @@ impl TlsTransport {
             self.fail_waiter(&e);
         }
         self.life.begin_close();
+        if !self.call_made {
+            // start_tls: the protocol was connected by the transport
+            // beneath, so it learns of the loss even when the handshake
+            // failed (else a stream reader would wait forever).
+            self.life.mark_made();
+        }
         if let Some(me) = self.me.upgrade() {
             schedule_connection_lost(&me, self.life.failure());
         }
@@ -530,7 +533,7 @@ impl TlsTransport {
     }
 
     /// Delivers a flow-control signal from below to the application.
-    fn signal_app(&self, pause: bool) {
+    pub(super) fn signal_app(&self, pause: bool) {
         let name = if pause { "pause_writing" } else { "resume_writing" };
         if self.handshaking.get() {
             return;
@@ -541,19 +544,6 @@ impl TlsTransport {
             (StreamProtocolKind::Buffered(p), true) => p.borrow_mut().pause_writing(),
             (StreamProtocolKind::Buffered(p), false) => p.borrow_mut().resume_writing(),
         });
-    }
-
-    /// Writes plaintext: encrypted at once, the records written below.
-    pub(super) fn send_plaintext(&self, bufs: &[&[u8]]) -> Result<()> {
-        {
-            let mut conn = self.conn.borrow_mut();
-            let mut w = conn.writer();
-            for b in bufs {
-                w.write_all(b)?;
-            }
-        }
-        self.pump_out();
-        Ok(())
     }
 }
 
@@ -585,40 +575,7 @@ impl Living for TlsTransport {
             l.abort();
         }
         *self.pending_in.borrow_mut() = Vec::new();
-    }
-}
-
-/// The protocol of the transport beneath a [`TlsTransport`]: forwards
-/// every callback to the layer.
-pub(crate) struct Shim(pub(crate) Rc<TlsTransport>);
-
-impl BaseProtocol for Shim {
-    fn connection_made(&mut self, transport: TransportRef) {
-        if self.0.lower.borrow().is_none() {
-            self.0.attach(crate::transport::lower_of(&transport));
-        }
-    }
-
-    fn connection_lost(&mut self, error: Option<Error>) {
-        self.0.on_lower_lost(error);
-    }
-
-    fn pause_writing(&mut self) {
-        self.0.signal_app(true);
-    }
-
-    fn resume_writing(&mut self) {
-        self.0.signal_app(false);
-    }
-}
-
-impl Protocol for Shim {
-    fn data_received(&mut self, data: &[u8]) {
-        self.0.on_data(data);
-    }
-
-    fn eof_received(&mut self) -> bool {
-        self.0.on_lower_eof();
-        false
+        *self.plain_out.borrow_mut() = Vec::new();
+        self.encrypt_handle.cancel();
     }
 }

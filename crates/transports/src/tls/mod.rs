@@ -38,11 +38,13 @@
 //!   has no half-close, so its answer is ignored and the connection closes
 //!   (as in asyncio). `can_write_eof` is false and `write_eof` fails with
 //!   [`Error::Unsupported`](crate::Error::Unsupported).
-//! * **Flow control.** Plaintext is encrypted as it is written, so the
-//!   write buffer holds ciphertext only: `get_write_buffer_size`, the water
-//!   marks and `pause_writing`/`resume_writing` are those of the transport
-//!   beneath and count ciphertext bytes (about 22–29 bytes more than the
-//!   plaintext per record of up to 16 KiB). `pause_reading` stops both the
+//! * **Flow control.** What is written during one loop iteration goes
+//!   beneath at the end of it (at once past 256 KiB), so the write buffer
+//!   holds ciphertext beneath, plus at most one iteration's writes:
+//!   `get_write_buffer_size` counts both; the water marks and
+//!   `pause_writing`/`resume_writing` are those of the transport beneath
+//!   and count ciphertext bytes (about 22–29 bytes more than the plaintext
+//!   per record of up to 16 KiB). `pause_reading` stops both the
 //!   delivery of decrypted data and reading beneath; `resume_reading`
 //!   delivers what was held back (from the loop) and reads again.
 //! * **Extra info**: `peercert` (DER chain, leaf first), `cipher`,
@@ -54,14 +56,20 @@
 //!
 //! One crypto provider, `ring`. Decrypted data is lent to `data_received`
 //! from a per-thread buffer (or read straight into a
-//! [`BufferedProtocol`](crate::BufferedProtocol)'s buffer); ciphertext is
-//! produced into one reused buffer per connection and written below in
-//! one call per application write.
+//! [`BufferedProtocol`](crate::BufferedProtocol)'s buffer). The
+//! application's writes of one loop iteration are encrypted together
+//! before the loop polls, as the plain transports coalesce writes: small
+//! writes are queued as plaintext so that several make one record, a
+//! write of 16 KiB or more is encrypted at once from the caller's slices;
+//! the records go beneath straight from rustls' buffers in one vectored
+//! write, which the transport beneath flushes in the same phase.
 
 mod app_face;
 mod connect;
 mod layer;
 mod options;
+mod outbound;
+mod shim;
 
 pub use layer::TlsTransport;
 pub use options::{

@@ -194,8 +194,8 @@ impl Lower for FdLower {
         self.0.raw_set_protocol(shim);
         self.0.owner.set(owner);
     }
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.0.do_write(&[data])
+    fn write(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.0.do_write(bufs)
     }
     fn close(&self) {
         self.0.raw_close();
@@ -211,6 +211,9 @@ impl Lower for FdLower {
     }
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         self.0.raw_set_limits(high, low)
+    }
+    fn flush_soon(&self) {
+        self.0.schedule_flush(true);
     }
     fn face(&self) -> TransportRef {
         self.0.clone()

@@ -67,8 +67,8 @@ pub(crate) trait Lower {
     /// Takes the transport over: `shim` becomes its protocol and `owner`
     /// its owner.
     fn adopt(&self, owner: Weak<dyn Transport>, shim: StreamProtocolRef);
-    /// Sends bytes.
-    fn write(&self, data: &[u8]) -> Result<()>;
+    /// Sends bytes (one vectored write).
+    fn write(&self, bufs: &[&[u8]]) -> Result<()>;
     /// Closes after flushing.
     fn close(&self);
     /// Closes at once.
@@ -79,6 +79,9 @@ pub(crate) trait Lower {
     fn resume_reading(&self);
     /// Sets the water marks.
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()>;
+    /// Flushes at the end of this iteration, after the callbacks already
+    /// registered to run then (the layer's own encryption among them).
+    fn flush_soon(&self);
     /// The public face, for queries.
     fn face(&self) -> TransportRef;
 }
@@ -91,8 +94,8 @@ impl Lower for Foreign {
     fn adopt(&self, _owner: Weak<dyn Transport>, shim: StreamProtocolRef) {
         self.0.set_protocol(shim);
     }
-    fn write(&self, data: &[u8]) -> Result<()> {
-        self.0.write(data)
+    fn write(&self, bufs: &[&[u8]]) -> Result<()> {
+        self.0.writelines(bufs)
     }
     fn close(&self) {
         self.0.close();
@@ -109,9 +112,24 @@ impl Lower for Foreign {
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         self.0.set_write_buffer_limits(high, low)
     }
+    fn flush_soon(&self) {
+        // A foreign transport flushes as it does.
+    }
     fn face(&self) -> TransportRef {
         self.0.clone()
     }
+}
+
+/// Whether a layer already took `t` over (a transport of this crate that
+/// `start_tls` upgraded): it cannot be upgraded a second time.
+pub(crate) fn is_upgraded(t: &TransportRef) -> bool {
+    if let Some(fd) = t.as_any().downcast_ref::<super::FdTransport>() {
+        return fd.owner.is_owned();
+    }
+    if let Some(tls) = t.as_any().downcast_ref::<crate::tls::TlsTransport>() {
+        return tls.owner.is_owned();
+    }
+    false
 }
 
 /// The [`Lower`] access to `t`: its own when it is one of this crate's

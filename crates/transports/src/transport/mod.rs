@@ -30,7 +30,7 @@ pub use flow::WriteBufferLimits;
 
 pub(crate) use datagram::start_datagram;
 pub(crate) use fd_transport::{FdKind, StartOptions};
-pub(crate) use layered::{Lower, Owner, lower_of, upgraded};
+pub(crate) use layered::{Lower, Owner, is_upgraded, lower_of, upgraded};
 pub(crate) use lifecycle::{Lifecycle, Living, schedule_connection_lost};
 
 use crate::address::Address;
