@@ -22,6 +22,7 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "tls_echo_client",
     "starttls",
     "subprocess_proto",
+    "subprocess_communicate",
 ];
 
 /// How long one example may run before it counts as hung.
