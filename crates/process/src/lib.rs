@@ -17,7 +17,9 @@
 //! # Implementation
 //!
 //! Spawning is `std::process::Command` (`posix_spawn`, or `fork`/`exec`
-//! with a close-on-exec error pipe), so a failed `exec` is an error of the
+//! with a close-on-exec error pipe when an option needs code in the child:
+//! a new session, a user or group, or a signal mask to empty because the
+//! loop's thread blocks signals), so a failed `exec` is an error of the
 //! call with the child's errno, and nothing is left behind. Each loop
 //! watches its own children (see [`ChildWatcher`]): a pidfd per child,
 //! registered with the loop's selector, reaped with `waitid(P_PIDFD)` on
