@@ -202,6 +202,28 @@ fn subprocess_errors_convert_and_keep_their_errno() {
     assert_eq!(gone.kind(), ErrorKind::ProcessLookup);
 }
 
+#[test]
+fn process_errors_convert_too() {
+    let err: Error = tulip::run(async {
+        let lp = get_running_loop()?;
+        let opts = tulip::process::SubprocessOptions::new().stdin(tulip::process::Stdio::DevNull);
+        let mut proc = lp.create_subprocess_exec("true", Vec::<String>::new(), opts).await?;
+        let refused = proc.communicate(Some(b"input")).await.unwrap_err();
+        proc.communicate(None).await?;
+        Ok::<_, Error>(refused.into())
+    })
+    .unwrap()
+    .unwrap();
+    assert!(matches!(err, Error::Process(tulip::process::Error::NoPipe { fd: 0 })), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    // A reader's error reaches users as the streams' error.
+    let overrun =
+        tulip::process::Error::Stream(tulip::streams::Error::LimitOverrun { consumed: 3 });
+    let err = Error::from(overrun);
+    assert!(matches!(err, Error::Streams(tulip::streams::Error::LimitOverrun { .. })), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::LimitOverrun);
+}
+
 struct NoOutput;
 impl BaseProtocol<SubprocessTransport> for NoOutput {}
 impl SubprocessProtocol for NoOutput {}

@@ -17,6 +17,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("tcp", "TCP and UDP echo"),
     ("streams", "TCP echo with streams"),
     ("tls", "TLS echo and handshakes"),
+    ("process", "Subprocesses: spawn + wait, communicate"),
 ];
 
 /// How the figures are taken, printed under the header.
@@ -25,7 +26,9 @@ own process (1M live tasks leave a heap that would flatter or burden whoever run
 echo rows pin the single-threaded server to CPU 0 and the load generator to CPU 1 and keep \
 each implementation's best of three interleaved rounds (unpinned, every implementation, the \
 hand-written floor included, swung between two regimes); the wake-up latency rows pool three \
-interleaved rounds of 2,000 samples, each implementation in its own process.\n";
+interleaved rounds of 2,000 samples, each implementation in its own process; the subprocess \
+rows run every case in its own process, in interleaved rounds, and keep the best wall time and \
+the best CPU time of the spawning process (children excluded).\n";
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let selected: Vec<&(&str, &str)> =

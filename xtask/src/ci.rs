@@ -23,6 +23,7 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "starttls",
     "starttls_streams",
     "subprocess_proto",
+    "subprocess_communicate",
 ];
 
 /// How long one example may run before it counts as hung.

@@ -12,8 +12,10 @@ use std::sync::Arc;
 /// [`Error::Cwd`] when the working directory is the culprit), other
 /// `OSError`s from spawning → [`Error::Spawn`], `ProcessLookupError` →
 /// [`Error::ProcessLookup`], `ValueError` → [`Error::InvalidArgument`].
-/// Failures of a pipe are the transports' ([`Error::Transport`]); the
-/// loop's own ([`Error::Loop`]) include cancellation.
+/// Failures of a pipe are the transports' ([`Error::Transport`]), those of
+/// a [`Process`](crate::Process)'s readers the streams'
+/// ([`Error::Stream`]); the loop's own ([`Error::Loop`]) include
+/// cancellation.
 ///
 /// OS errors are kept as the OS reported them (errno included) behind an
 /// [`Arc`], so the error is cheap to clone.
@@ -63,6 +65,20 @@ pub enum Error {
     /// that does not exist.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A [`Process`](crate::Process) was asked to use a pipe it does not
+    /// hold: the child's stream `fd` (0 stdin, 1 stdout, 2 stderr) was not
+    /// spawned as [`Stdio::Pipe`](crate::Stdio::Pipe), or its stream was
+    /// taken out of the `Process` — for example `communicate` with input
+    /// and no stdin pipe (asyncio silently drops the input).
+    #[error("the child's {} is not a pipe held by this Process", stream_name(*fd))]
+    NoPipe {
+        /// The child's descriptor: 0, 1 or 2.
+        fd: i32,
+    },
+    /// A stream of a [`Process`](crate::Process) failed: the error stored
+    /// in a reader, a write after `close` …
+    #[error(transparent)]
+    Stream(loop_streams::Error),
     /// Another OS error (opening a pidfd, creating a pipe, starting a
     /// watcher thread).
     #[error(transparent)]
@@ -81,6 +97,7 @@ impl Error {
         match self {
             Error::Loop(e) => e.is_cancelled(),
             Error::Transport(e) => e.is_cancelled(),
+            Error::Stream(e) => e.is_cancelled(),
             _ => false,
         }
     }
@@ -94,6 +111,7 @@ impl Error {
             | Error::Spawn { source, .. } => Some(source),
             Error::Io(e) => Some(e),
             Error::Transport(e) => e.io_error(),
+            Error::Stream(e) => e.io_error(),
             Error::Loop(loop_core::Error::Io(e)) => Some(e),
             _ => None,
         }
@@ -143,6 +161,16 @@ impl From<loop_transports::Error> for Error {
     }
 }
 
+impl From<loop_streams::Error> for Error {
+    fn from(err: loop_streams::Error) -> Self {
+        match err {
+            loop_streams::Error::Transport(e) => e.into(),
+            loop_streams::Error::Loop(e) => e.into(),
+            other => Error::Stream(other),
+        }
+    }
+}
+
 impl From<Error> for loop_core::Error {
     fn from(err: Error) -> Self {
         match err {
@@ -150,6 +178,15 @@ impl From<Error> for loop_core::Error {
             Error::Io(e) => loop_core::Error::Io(e),
             other => loop_core::Error::failed(other),
         }
+    }
+}
+
+fn stream_name(fd: i32) -> String {
+    match fd {
+        0 => "stdin".to_owned(),
+        1 => "stdout".to_owned(),
+        2 => "stderr".to_owned(),
+        other => format!("fd {other}"),
     }
 }
 

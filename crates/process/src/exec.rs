@@ -71,13 +71,9 @@ where
         }
     }
 
-    let made = lp.create_future::<()>();
-    let (t2, made2) = (t.clone(), made.clone());
-    lp.call_soon(move || {
-        t2.connection_made();
-        let _ = made2.set_result(());
-    })?;
-    made.await?;
+    // From the task that awaits this call, not from inside a transport
+    // method: the protocol sees no re-entry.
+    t.connection_made();
     guard.0 = None;
     Ok((t, proto))
 }

@@ -11,6 +11,7 @@ use loop_core::Loop;
 use crate::error::Result;
 use crate::exec::{self, SHELL};
 use crate::options::SubprocessOptions;
+use crate::process::{self, Process};
 use crate::protocol::SubprocessProtocol;
 use crate::transport::SubprocessTransport;
 use crate::watcher::{ChildWatcher, LoopChildren};
@@ -82,6 +83,64 @@ pub trait ProcessExt: sealed::Sealed {
     where
         P: SubprocessProtocol + 'static;
 
+    /// Runs `program` with `args` as a [`Process`] whose pipes are streams
+    /// (asyncio's `create_subprocess_exec`): a
+    /// [`StreamWriter`](loop_streams::StreamWriter) for stdin and
+    /// [`StreamReader`](loop_streams::StreamReader)s for stdout and stderr,
+    /// for each stream that is a [`Stdio::Pipe`](crate::Stdio::Pipe) (the
+    /// default — asyncio defaults to inheriting). The readers' buffer limit
+    /// is [`SubprocessOptions::limit`]. Spawning is as in
+    /// [`subprocess_exec`](ProcessExt::subprocess_exec).
+    ///
+    /// ```
+    /// use loop_core::Loop;
+    /// use loop_process::{ProcessExt, SubprocessOptions};
+    ///
+    /// let lp = Loop::new()?;
+    /// let l = lp.clone();
+    /// let out = lp.run_until_complete(async move {
+    ///     let mut proc = l.create_subprocess_exec("tr", ["a-z", "A-Z"], SubprocessOptions::new()).await?;
+    ///     proc.communicate(Some(b"hello")).await
+    /// })??;
+    /// assert_eq!(out.stdout, b"HELLO");
+    /// assert!(out.status.success());
+    /// lp.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`subprocess_exec`](ProcessExt::subprocess_exec), and
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// zero `limit`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`subprocess_exec`](ProcessExt::subprocess_exec): dropping the
+    /// future after the child started kills it.
+    fn create_subprocess_exec(
+        &self,
+        program: impl AsRef<OsStr>,
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<Process>>;
+
+    /// Runs `cmd` with `/bin/sh -c` as a [`Process`] (asyncio's
+    /// `create_subprocess_shell`). Quoting is the caller's business.
+    ///
+    /// # Errors
+    ///
+    /// As [`create_subprocess_exec`](ProcessExt::create_subprocess_exec).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`create_subprocess_exec`](ProcessExt::create_subprocess_exec).
+    fn create_subprocess_shell(
+        &self,
+        cmd: impl AsRef<OsStr>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<Process>>;
+
     /// Chooses how this loop notices its children's exits, for children
     /// spawned from now on (asyncio's `set_child_watcher`, per loop).
     ///
@@ -121,6 +180,26 @@ impl ProcessExt for Loop {
     {
         let args = vec![OsString::from("-c"), cmd.as_ref().to_owned()];
         exec::subprocess_exec(self.clone(), factory, OsString::from(SHELL), args, opts)
+    }
+
+    fn create_subprocess_exec(
+        &self,
+        program: impl AsRef<OsStr>,
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<Process>> {
+        let program = program.as_ref().to_owned();
+        let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        process::create(self.clone(), program, args, opts)
+    }
+
+    fn create_subprocess_shell(
+        &self,
+        cmd: impl AsRef<OsStr>,
+        opts: SubprocessOptions,
+    ) -> impl Future<Output = Result<Process>> {
+        let args = vec![OsString::from("-c"), cmd.as_ref().to_owned()];
+        process::create(self.clone(), OsString::from(SHELL), args, opts)
     }
 
     fn set_child_watcher(&self, watcher: ChildWatcher) -> Result<()> {

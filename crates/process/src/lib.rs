@@ -6,14 +6,20 @@
 //! `subprocess_shell`, which spawn a child ([`SubprocessOptions`]: stdio
 //! modes, working directory, environment, process group or session),
 //! connect its pipes as `loop-transports` pipe transports, and drive a
-//! [`SubprocessProtocol`] through a [`SubprocessTransport`]. It builds on
-//! `loop-transports`' public pipe transports and `loop-core`'s public
-//! `Loop` handle only.
+//! [`SubprocessProtocol`] through a [`SubprocessTransport`]. On top of
+//! that, `create_subprocess_exec` and `create_subprocess_shell` return a
+//! [`Process`]: its pipes as `loop-streams`' `StreamWriter` (stdin) and
+//! `StreamReader`s (stdout, stderr), with `wait`, `communicate` and the
+//! signals. It builds on `loop-transports`' public pipe transports,
+//! `loop-streams`' public reader, writer and `StreamReaderProtocol`, and
+//! `loop-core`'s public `Loop` handle only.
 //!
 //! # Implementation
 //!
 //! Spawning is `std::process::Command` (`posix_spawn`, or `fork`/`exec`
-//! with a close-on-exec error pipe), so a failed `exec` is an error of the
+//! with a close-on-exec error pipe when an option needs code in the child:
+//! a new session, a user or group, or a signal mask to empty because the
+//! loop's thread blocks signals), so a failed `exec` is an error of the
 //! call with the child's errno, and nothing is left behind. Each loop
 //! watches its own children (see [`ChildWatcher`]): a pidfd per child,
 //! registered with the loop's selector, reaped with `waitid(P_PIDFD)` on
@@ -24,6 +30,27 @@
 //! reaped by a thread as they exit: no zombie is left behind.
 //!
 //! # Examples
+//!
+//! Feed a child and collect what it writes, with a [`Process`]:
+//!
+//! ```
+//! use loop_core::Loop;
+//! use loop_process::{ProcessExt, SubprocessOptions};
+//!
+//! let lp = Loop::new()?;
+//! let l = lp.clone();
+//! let out = lp.run_until_complete(async move {
+//!     let mut proc = l
+//!         .create_subprocess_shell("sort; echo done >&2", SubprocessOptions::new())
+//!         .await?;
+//!     proc.communicate(Some(b"pear\napple\n")).await
+//! })??;
+//! assert_eq!(out.stdout, b"apple\npear\n");
+//! assert_eq!(out.stderr, b"done\n");
+//! assert_eq!(out.status.returncode(), 0);
+//! lp.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! Read a child's output through a protocol:
 //!
@@ -74,9 +101,11 @@ mod exec;
 mod ext;
 mod options;
 mod pipes;
+mod process;
 pub mod protocol;
 mod spawn;
 mod status;
+mod stream_protocol;
 #[allow(unsafe_code)]
 mod sys;
 mod transport;
@@ -85,6 +114,7 @@ mod watcher;
 pub use error::{Error, Result};
 pub use ext::ProcessExt;
 pub use options::{Stdio, SubprocessOptions};
+pub use process::{Output, Process};
 pub use protocol::SubprocessProtocol;
 pub use status::ExitStatus;
 pub use transport::SubprocessTransport;

@@ -29,8 +29,15 @@ pub enum Stdio {
 }
 
 /// How [`subprocess_exec`](crate::ProcessExt::subprocess_exec) and its
-/// siblings spawn the child. `Default` is asyncio's: three pipes, the
-/// parent's directory and environment, the parent's process group.
+/// siblings spawn the child. `Default` is asyncio's `subprocess_exec`:
+/// three pipes, the parent's directory and environment, the parent's
+/// process group, and (for a [`Process`](crate::Process)'s readers) a
+/// 64 KiB buffer limit.
+///
+/// [`create_subprocess_exec`](crate::ProcessExt::create_subprocess_exec)
+/// takes the same options, with the same defaults: three pipes. asyncio's
+/// `create_subprocess_exec` defaults to inheriting the three streams
+/// instead; pass [`Stdio::Inherit`] for that.
 ///
 /// ```
 /// use loop_process::{Stdio, SubprocessOptions};
@@ -44,7 +51,7 @@ pub enum Stdio {
 ///     .new_session();
 /// # let _ = opts;
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct SubprocessOptions {
     /// The child's stdin.
@@ -73,6 +80,31 @@ pub struct SubprocessOptions {
     pub gid: Option<u32>,
     /// The child's `argv[0]`, when it should differ from the program.
     pub arg0: Option<OsString>,
+    /// The buffer limit of a [`Process`](crate::Process)'s stdout and
+    /// stderr readers (asyncio's `limit`, default
+    /// [`DEFAULT_LIMIT`](loop_streams::DEFAULT_LIMIT), 64 KiB; see
+    /// [`StreamReader`](loop_streams::StreamReader)). Must not be 0.
+    /// `subprocess_exec` and `subprocess_shell` ignore it.
+    pub limit: usize,
+}
+
+impl Default for SubprocessOptions {
+    fn default() -> Self {
+        SubprocessOptions {
+            stdin: Stdio::default(),
+            stdout: Stdio::default(),
+            stderr: Stdio::default(),
+            cwd: None,
+            env_clear: false,
+            env: Vec::new(),
+            process_group: None,
+            new_session: false,
+            uid: None,
+            gid: None,
+            arg0: None,
+            limit: loop_streams::DEFAULT_LIMIT,
+        }
+    }
 }
 
 impl SubprocessOptions {
@@ -152,6 +184,12 @@ impl SubprocessOptions {
     /// Sets the child's `argv[0]`.
     pub fn arg0(mut self, arg0: impl AsRef<OsStr>) -> Self {
         self.arg0 = Some(arg0.as_ref().to_owned());
+        self
+    }
+
+    /// Sets the buffer limit of a [`Process`](crate::Process)'s readers.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
         self
     }
 }

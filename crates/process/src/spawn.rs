@@ -1,13 +1,18 @@
 //! Spawning: options checked, a `std::process::Command` built from them,
 //! the child started, and a failure turned into a typed error.
 //!
-//! std does the delicate part: `fork` + `exec` with a close-on-exec error
-//! pipe, so a failed `exec` comes back as the child's errno, the failed
-//! child is reaped, and every descriptor opened for it is closed. Our
-//! `pre_exec` hook (`sys::reset_signals`) empties the child's signal mask
-//! and resets `SIGPIPE` (which Rust programs ignore) to its default;
-//! `exec` resets every handled signal (such as the loop's) to its default.
-//! Every descriptor the parent keeps is close-on-exec.
+//! std does the delicate part: `posix_spawn` (glibc's `clone(CLONE_VM |
+//! CLONE_VFORK)`: no copy of the parent's address space), or `fork` +
+//! `exec` with a close-on-exec error pipe when an option needs code in the
+//! child; either way a failed `exec` comes back as the child's errno, the
+//! failed child is reaped, and every descriptor opened for it is closed.
+//! std resets `SIGPIPE` (which Rust programs ignore) to its default in the
+//! child; `exec` resets every handled signal (such as the loop's) to its
+//! default. The signal mask is inherited from the spawning thread: when
+//! that thread blocks any signal, our `pre_exec` hook
+//! (`sys::reset_signals`) empties the child's mask — at the price of
+//! `fork` + `exec` — and otherwise nothing needs doing and std can use
+//! `posix_spawn`. Every descriptor the parent keeps is close-on-exec.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -42,7 +47,9 @@ pub(crate) fn spawn(
     }
     let mut cmd = Command::new(program);
     cmd.args(args);
-    sys::reset_signals(&mut cmd);
+    if !sys::thread_mask_is_empty() {
+        sys::reset_signals(&mut cmd);
+    }
     if let Some(arg0) = &opts.arg0 {
         check_no_nul(arg0, "arg0")?;
         cmd.arg0(arg0);

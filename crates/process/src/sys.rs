@@ -1,10 +1,12 @@
 //! The raw OS parts of child handling: pidfds, signals, `waitid` on one
 //! child, the pre-exec `setsid`, and the poll of the close-time reaper.
 //!
-//! Everything goes through `rustix`; `unsafe` is left in two places where no
+//! Everything goes through `rustix` and `nix`; `unsafe` is left where no
 //! safe wrapper exists: naming a real-time signal (rustix's safe
-//! constructor knows the named signals only) and the `pre_exec` hook that
-//! calls `setsid` (std's `setsid` option is not stable).
+//! constructor knows the named signals only), testing a signal mask for
+//! real-time signals (nix's `SigSet` compares the named ones only), and the
+//! `pre_exec` hooks that reset the signal mask and call `setsid` (std's
+//! `setsid` option is not stable).
 //!
 //! Only one child is ever waited for at a time, by pid or by pidfd:
 //! nothing here calls `waitpid(-1)`, so other code's children are never
@@ -145,15 +147,36 @@ pub(crate) fn poll_exited(pidfds: &[impl AsFd]) -> Vec<usize> {
     polls.iter().enumerate().filter(|(_, p)| !p.revents().is_empty()).map(|(i, _)| i).collect()
 }
 
-/// Makes the child reset its signal state between `fork` and `exec`: an
-/// empty signal mask (the spawning thread's mask is inherited otherwise),
-/// and `SIGPIPE` back to its default (Rust programs ignore it, and an
-/// ignored signal stays ignored across `exec`). Handled signals — the
-/// loop's — are reset to their defaults by `exec` itself.
+/// Whether the calling thread blocks no signal at all, real-time signals
+/// included. A child inherits the mask of the thread that spawns it, so
+/// from such a thread it starts with an empty mask without any help.
+pub(crate) fn thread_mask_is_empty() -> bool {
+    let Ok(mask) = nix::sys::signal::SigSet::thread_get_mask() else {
+        return false;
+    };
+    let raw: &nix::libc::sigset_t = mask.as_ref();
+    (1..=nix::libc::SIGRTMAX()).all(|sig| {
+        // SAFETY: `raw` points to an initialised `sigset_t` (filled in by
+        // `pthread_sigmask`) that lives across the call, and `sigismember`
+        // only reads it; `sig` lies in 1..=SIGRTMAX, a valid signal number.
+        unsafe { nix::libc::sigismember(raw, sig) == 0 }
+    })
+}
+
+/// Makes the child empty its signal mask between `fork` and `exec` (it
+/// inherits the spawning thread's mask otherwise), and reset `SIGPIPE`
+/// (which Rust programs ignore, and an ignored signal stays ignored across
+/// `exec`) to its default. Handled signals — the loop's — are reset to
+/// their defaults by `exec` itself.
 ///
-/// std's `Command` does neither on every path, so this hook is always
-/// installed; it makes std spawn with `fork` + `exec` rather than
-/// `posix_spawn`.
+/// Only needed when the spawning thread blocks signals (see
+/// [`thread_mask_is_empty`]): std's `Command` keeps the mask, but resets
+/// `SIGPIPE` by itself on every path (`POSIX_SPAWN_SETSIGDEF` for
+/// `posix_spawn`, `signal` before `exec` otherwise) unless the program
+/// was built with the unstable `-Zon-broken-pipe`. A `pre_exec` hook makes
+/// std spawn with `fork` + `exec` rather than `posix_spawn`, which costs
+/// a `fork` of the whole address space, so it is installed only when the
+/// mask needs it.
 pub(crate) fn reset_signals(cmd: &mut Command) {
     // SAFETY: the hook runs in the forked child before `exec`, where only
     // async-signal-safe work is allowed. It calls `sigprocmask` and
@@ -187,5 +210,43 @@ pub(crate) fn new_session(cmd: &mut Command) {
             Ok(_) => Ok(()),
             Err(e) => Err(io::Error::from_raw_os_error(e.raw_os_error())),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::libc;
+    use nix::sys::signal::SigSet;
+
+    use super::thread_mask_is_empty;
+
+    /// Blocks or unblocks signal number `signum` (named or real-time, which
+    /// nix's `Signal` cannot name) on this thread.
+    fn set_blocked(signum: i32, block: bool) {
+        let mut set = *SigSet::empty().as_ref();
+        // SAFETY: `set` is an initialised, empty `sigset_t` and `signum` a
+        // valid signal number (a named one, or within SIGRTMIN..=SIGRTMAX).
+        assert_eq!(unsafe { libc::sigaddset(&mut set, signum) }, 0);
+        let how = if block { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+        // SAFETY: `set` is a valid set that lives across the call; the old
+        // mask is not asked for (null).
+        assert_eq!(unsafe { libc::pthread_sigmask(how, &set, std::ptr::null_mut()) }, 0);
+    }
+
+    #[test]
+    fn a_blocked_signal_named_or_real_time_makes_the_mask_non_empty() {
+        // A thread of its own: the mask changes stay there.
+        std::thread::spawn(|| {
+            SigSet::empty().thread_set_mask().unwrap();
+            assert!(thread_mask_is_empty());
+            for signum in [libc::SIGUSR2, libc::SIGRTMIN() + 2, libc::SIGRTMAX()] {
+                set_blocked(signum, true);
+                assert!(!thread_mask_is_empty(), "signal {signum} is blocked");
+                set_blocked(signum, false);
+                assert!(thread_mask_is_empty(), "signal {signum} is unblocked again");
+            }
+        })
+        .join()
+        .unwrap();
     }
 }

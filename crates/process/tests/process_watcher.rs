@@ -118,10 +118,18 @@ fn closing_the_loop_leaves_children_running_and_they_are_still_reaped() {
             .run_until_complete(async move {
                 l.set_child_watcher(kind).unwrap();
                 let (factory, _done) = Recorder::factory(&l);
-                let (t, _) = l
+                let (t, p) = l
                     .subprocess_exec(factory, helper(), ["sleep"], SubprocessOptions::new())
                     .await
                     .unwrap();
+                // Past its one write: closing the loop closes the pipes, and
+                // a write after that would end the helper (EPIPE).
+                within("ready", async move {
+                    while p.borrow().output(1) != b"ready\n" {
+                        loop_core::sleep(std::time::Duration::from_millis(1)).await.unwrap();
+                    }
+                })
+                .await;
                 t
             })
             .unwrap();
@@ -152,10 +160,18 @@ fn closing_the_loop_reaps_children_that_already_exited() {
             .run_until_complete(async move {
                 l.set_child_watcher(kind).unwrap();
                 let (factory, _done) = Recorder::factory(&l);
-                let (t, _) = l
+                let (t, p) = l
                     .subprocess_exec(factory, helper(), ["sleep"], SubprocessOptions::new())
                     .await
                     .unwrap();
+                // Past its one write: closing the loop closes the pipes, and
+                // a write after that would end the helper (EPIPE).
+                within("ready", async move {
+                    while p.borrow().output(1) != b"ready\n" {
+                        loop_core::sleep(std::time::Duration::from_millis(1)).await.unwrap();
+                    }
+                })
+                .await;
                 t
             })
             .unwrap();

@@ -148,7 +148,9 @@ impl Error {
             },
             Error::Process(e) => match e {
                 loop_process::Error::ProcessLookup { .. } => ErrorKind::ProcessLookup,
-                loop_process::Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+                loop_process::Error::InvalidArgument(_) | loop_process::Error::NoPipe { .. } => {
+                    ErrorKind::InvalidArgument
+                }
                 loop_process::Error::ProgramNotFound { .. }
                 | loop_process::Error::Cwd { .. }
                 | loop_process::Error::Spawn { .. }
@@ -277,6 +279,7 @@ impl From<loop_process::Error> for Error {
         match err {
             loop_process::Error::Transport(e) => e.into(),
             loop_process::Error::Loop(e) => e.into(),
+            loop_process::Error::Stream(e) => e.into(),
             other => Error::Process(other),
         }
     }

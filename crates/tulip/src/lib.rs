@@ -84,7 +84,7 @@ pub mod prelude {
         get_event_loop, get_running_loop, new_event_loop, shield, sleep, sleep_until, timeout,
         timeout_at, wait, wait_for,
     };
-    pub use loop_process::{ProcessExt, SubprocessProtocol, SubprocessTransport};
+    pub use loop_process::{Process, ProcessExt, SubprocessProtocol, SubprocessTransport};
     pub use loop_signals::{Signal, SignalExt};
     pub use loop_streams::{
         StreamReader, StreamWriter, open_connection, open_unix_connection, start_server,
