@@ -9,9 +9,9 @@ use loop_core::Loop;
 
 use std::fs::File;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
-use crate::address::{Address, UnixAddress};
+use crate::address::UnixAddress;
 use crate::dns::{AddrInfo, AddrInfoHints};
 use crate::error::Result;
 use crate::options::{ConnectOptions, Hosts, ServerOptions};
@@ -20,9 +20,9 @@ use crate::tcp;
 use crate::tcp::server::Server;
 use crate::tls::{TlsAccept, TlsConnect, TlsRole};
 use crate::transport::{DatagramTransportRef, FdKind, TransportRef};
-use crate::udp::{DatagramOptions, Endpoint};
+use crate::udp::DatagramOptions;
 use crate::unix::UnixServerOptions;
-use crate::{dns, pipe, sendfile, sock_ops, udp, unix};
+use crate::{dns, pipe, sendfile, udp, unix};
 
 /// Connections, servers, datagram endpoints, pipes, DNS and sendfile as
 /// methods of [`Loop`] (asyncio's loop methods of the same names).
@@ -413,74 +413,6 @@ pub trait NetExt: sealed::Sealed {
     ) -> impl Future<Output = Result<u64>>;
 }
 
-/// Operations on non-blocking sockets the caller owns (asyncio's `sock_*`
-/// loop methods). Each tries the syscall and waits for readiness through
-/// the loop when the socket would block.
-///
-/// # Errors
-///
-/// Every method fails with [`Error::BlockingSocket`](crate::Error::BlockingSocket)
-/// for a socket in blocking mode, and with the OS error of the syscall.
-///
-/// # Cancel safety
-///
-/// Receiving and accepting are cancel-safe (nothing is consumed before the
-/// future completes); `sock_sendall` and `sock_sendfile` may have sent part
-/// of the data when dropped.
-///
-/// Sealed: implemented for [`Loop`] only.
-pub trait SockExt: sealed::Sealed {
-    /// Receives up to `n` bytes (`recv`); empty at EOF.
-    fn sock_recv(&self, sock: impl AsFd, n: usize) -> impl Future<Output = Result<Vec<u8>>>;
-    /// Receives into `buf`; the number of bytes.
-    fn sock_recv_into(
-        &self,
-        sock: impl AsFd,
-        buf: &mut [u8],
-    ) -> impl Future<Output = Result<usize>>;
-    /// Receives one datagram of up to `n` bytes and its sender.
-    fn sock_recvfrom(
-        &self,
-        sock: impl AsFd,
-        n: usize,
-    ) -> impl Future<Output = Result<(Vec<u8>, Address)>>;
-    /// Receives one datagram into `buf`.
-    fn sock_recvfrom_into(
-        &self,
-        sock: impl AsFd,
-        buf: &mut [u8],
-    ) -> impl Future<Output = Result<(usize, Address)>>;
-    /// Sends all of `data`.
-    fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> impl Future<Output = Result<()>>;
-    /// Sends one datagram to `addr`.
-    fn sock_sendto(
-        &self,
-        sock: impl AsFd,
-        data: &[u8],
-        addr: &Address,
-    ) -> impl Future<Output = Result<usize>>;
-    /// Connects to `addr`, resolving a host name first if needed.
-    fn sock_connect(
-        &self,
-        sock: impl AsFd,
-        addr: impl Into<Endpoint>,
-    ) -> impl Future<Output = Result<()>>;
-    /// Accepts a connection: the new (non-blocking) socket and the peer.
-    fn sock_accept(&self, sock: impl AsFd) -> impl Future<Output = Result<(OwnedFd, Address)>>;
-    /// `sendfile` for a connected, non-blocking `SOCK_STREAM` socket (see
-    /// [`NetExt::sendfile`]); any other socket type is an
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument), as in
-    /// asyncio.
-    fn sock_sendfile(
-        &self,
-        sock: impl AsFd,
-        file: &File,
-        offset: u64,
-        count: Option<u64>,
-        fallback: bool,
-    ) -> impl Future<Output = Result<u64>>;
-}
-
 impl NetExt for Loop {
     async fn create_connection<P, M>(
         &self,
@@ -645,63 +577,9 @@ impl NetExt for Loop {
     }
 }
 
-impl SockExt for Loop {
-    async fn sock_recv(&self, sock: impl AsFd, n: usize) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; n];
-        let got = sock_ops::sock_recv_into(self, sock.as_fd(), &mut buf).await?;
-        buf.truncate(got);
-        Ok(buf)
-    }
-
-    async fn sock_recv_into(&self, sock: impl AsFd, buf: &mut [u8]) -> Result<usize> {
-        sock_ops::sock_recv_into(self, sock.as_fd(), buf).await
-    }
-
-    async fn sock_recvfrom(&self, sock: impl AsFd, n: usize) -> Result<(Vec<u8>, Address)> {
-        let mut buf = vec![0u8; n];
-        let (got, from) = sock_ops::sock_recvfrom_into(self, sock.as_fd(), &mut buf).await?;
-        buf.truncate(got);
-        Ok((buf, from))
-    }
-
-    async fn sock_recvfrom_into(
-        &self,
-        sock: impl AsFd,
-        buf: &mut [u8],
-    ) -> Result<(usize, Address)> {
-        sock_ops::sock_recvfrom_into(self, sock.as_fd(), buf).await
-    }
-
-    async fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> Result<()> {
-        sock_ops::sock_sendall(self, sock.as_fd(), data).await
-    }
-
-    async fn sock_sendto(&self, sock: impl AsFd, data: &[u8], addr: &Address) -> Result<usize> {
-        sock_ops::sock_sendto(self, sock.as_fd(), data, addr).await
-    }
-
-    async fn sock_connect(&self, sock: impl AsFd, addr: impl Into<Endpoint>) -> Result<()> {
-        sock_ops::sock_connect(self, sock.as_fd(), addr.into()).await
-    }
-
-    async fn sock_accept(&self, sock: impl AsFd) -> Result<(OwnedFd, Address)> {
-        sock_ops::sock_accept(self, sock.as_fd()).await
-    }
-
-    async fn sock_sendfile(
-        &self,
-        sock: impl AsFd,
-        file: &File,
-        offset: u64,
-        count: Option<u64>,
-        fallback: bool,
-    ) -> Result<u64> {
-        sendfile::sock_sendfile(self, sock.as_fd(), file, offset, count, fallback).await
-    }
-}
-
-/// The seal of [`NetExt`] and [`SockExt`]: only [`Loop`] implements them.
-mod sealed {
+/// The seal of [`NetExt`] and [`SockExt`](crate::SockExt): only [`Loop`]
+/// implements them.
+pub(crate) mod sealed {
     pub trait Sealed {}
     impl Sealed for loop_core::Loop {}
 }

@@ -104,6 +104,7 @@ mod protocol;
 mod readiness;
 mod resolver;
 mod sendfile;
+mod sock_ext;
 mod sock_ops;
 mod sys;
 mod tcp;
@@ -118,7 +119,7 @@ pub use dns::{
     NI_NUMERICSERV, SockType,
 };
 pub use error::{ConnectError, Error, Result};
-pub use ext::{NetExt, SockExt};
+pub use ext::NetExt;
 pub use options::{ConnectOptions, DEFAULT_BACKLOG, Family, Hosts, ServerOptions};
 pub use protocol::{
     BaseProtocol, BufferedProtocol, DatagramProtocol, DatagramProtocolRef, IntoStreamProtocol,
@@ -127,6 +128,7 @@ pub use protocol::{
 /// The rustls crate this crate's TLS options take configurations of.
 pub use resolver::{ResolveFuture, Resolver};
 pub use rustls;
+pub use sock_ext::SockExt;
 pub use tcp::server::{ACCEPT_RETRY_DELAY, Server};
 pub use tls::{TlsAccept, TlsConnect, TlsRole, TlsTransport};
 pub use transport::{

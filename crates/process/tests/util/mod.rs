@@ -94,7 +94,7 @@ pub fn settle(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + TIMEOUT;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
+        poll_pause();
     }
 }
 
@@ -123,13 +123,28 @@ where
 /// Checks that the fds and children are back to `before` and no zombie
 /// is left (waiting, with a deadline, for reaper threads).
 pub fn check_clean(before: &Census) {
-    let mut last = census();
-    let deadline = Instant::now() + TIMEOUT;
-    while !(last.fds <= before.fds && last.children == before.children && last.zombies.is_empty()) {
-        assert!(Instant::now() < deadline, "left over: before {before:?}, after {last:?}");
-        std::thread::sleep(Duration::from_millis(2));
-        last = census();
+    let clean =
+        |c: &Census| c.fds <= before.fds && c.children == before.children && c.zombies.is_empty();
+    if !clean(&census()) {
+        let last = std::cell::RefCell::new(census());
+        let deadline = Instant::now() + TIMEOUT;
+        while !clean(&last.borrow()) {
+            assert!(
+                Instant::now() < deadline,
+                "left over: before {before:?}, after {:?}",
+                last.borrow()
+            );
+            poll_pause();
+            *last.borrow_mut() = census();
+        }
     }
+}
+
+/// The pause between two reads of `/proc` in the deadline-bounded waits
+/// above: a child's exit and a reaper thread's `waitid` have no event this
+/// process can wait on, so the state is polled.
+fn poll_pause() {
+    std::thread::park_timeout(Duration::from_millis(2));
 }
 
 /// [`run`] without the checks and serialisation.
