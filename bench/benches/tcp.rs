@@ -342,10 +342,8 @@ mod servers {
             let (t, _p) = l
                 .create_datagram_endpoint(
                     || Echo(None),
-                    DatagramOptions {
-                        local_addr: Some(loop_transports::Endpoint::inet("127.0.0.1", 0)),
-                        ..Default::default()
-                    },
+                    DatagramOptions::default()
+                        .with_local_addr(Some(loop_transports::Endpoint::inet("127.0.0.1", 0))),
                 )
                 .await
                 .unwrap();

@@ -372,7 +372,7 @@ mod servers {
         let lp = loop_core::Loop::new().unwrap();
         let l = lp.clone();
         lp.run_until_complete(async move {
-            let opts = ServerOptions { tls: Some(TlsAccept::new(config)), ..Default::default() };
+            let opts = ServerOptions::default().with_tls(Some(TlsAccept::new(config)));
             let server = l.create_server(|| Echo(None), "127.0.0.1", 0, opts).await.unwrap();
             announce(server.addresses()[0].port().unwrap());
             server.serve_forever().await.unwrap();

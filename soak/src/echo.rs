@@ -51,7 +51,7 @@ impl Protocol for EchoServer {
 
 /// Starts an echo server on 127.0.0.1 and returns it with its port.
 pub(crate) async fn echo_server(lp: &Loop) -> Result<(tulip::transports::Server, u16), String> {
-    let opts = ServerOptions { backlog: 65_535, ..ServerOptions::default() };
+    let opts = ServerOptions::default().with_backlog(65_535);
     let server = lp
         .create_server(EchoServer::default, "127.0.0.1", 0, opts)
         .await

@@ -53,7 +53,26 @@ impl Family {
 
 /// Options of [`create_connection`](crate::NetExt::create_connection)
 /// (asyncio's keyword arguments).
+///
+/// `#[non_exhaustive]`, so a new option never breaks a caller: build it
+/// from the default with the `with_*` setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use loop_transports::ConnectOptions;
+///
+/// let opts = ConnectOptions::default()
+///     .with_happy_eyeballs_delay(Some(Duration::from_millis(250)))
+///     .with_nodelay(false);
+/// assert_eq!(opts.happy_eyeballs_delay, Some(Duration::from_millis(250)));
+/// assert!(!opts.nodelay);
+/// ```
+///
+/// ```compile_fail,E0639
+/// let opts = loop_transports::ConnectOptions { nodelay: false, ..Default::default() };
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// Restricts name resolution to one family.
     pub family: Family,
@@ -81,6 +100,73 @@ pub struct ConnectOptions {
     /// returns once the handshake completed. The server name defaults to
     /// `host`.
     pub tls: Option<TlsConnect>,
+}
+
+/// Setters, for building the options outside this crate (the struct is
+/// `#[non_exhaustive]`: `ConnectOptions::default().with_…(…)`).
+impl ConnectOptions {
+    /// Sets [`family`](ConnectOptions::family).
+    #[must_use]
+    pub fn with_family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// Sets [`proto`](ConnectOptions::proto).
+    #[must_use]
+    pub fn with_proto(mut self, proto: i32) -> Self {
+        self.proto = proto;
+        self
+    }
+
+    /// Sets [`flags`](ConnectOptions::flags).
+    #[must_use]
+    pub fn with_flags(mut self, flags: i32) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// Sets [`sock`](ConnectOptions::sock).
+    #[must_use]
+    pub fn with_sock(mut self, sock: Option<OwnedFd>) -> Self {
+        self.sock = sock;
+        self
+    }
+
+    /// Sets [`local_addr`](ConnectOptions::local_addr).
+    #[must_use]
+    pub fn with_local_addr(mut self, local_addr: Option<(String, u16)>) -> Self {
+        self.local_addr = local_addr;
+        self
+    }
+
+    /// Sets [`happy_eyeballs_delay`](ConnectOptions::happy_eyeballs_delay).
+    #[must_use]
+    pub fn with_happy_eyeballs_delay(mut self, happy_eyeballs_delay: Option<Duration>) -> Self {
+        self.happy_eyeballs_delay = happy_eyeballs_delay;
+        self
+    }
+
+    /// Sets [`interleave`](ConnectOptions::interleave).
+    #[must_use]
+    pub fn with_interleave(mut self, interleave: Option<usize>) -> Self {
+        self.interleave = interleave;
+        self
+    }
+
+    /// Sets [`nodelay`](ConnectOptions::nodelay).
+    #[must_use]
+    pub fn with_nodelay(mut self, nodelay: bool) -> Self {
+        self.nodelay = nodelay;
+        self
+    }
+
+    /// Sets [`tls`](ConnectOptions::tls).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<TlsConnect>) -> Self {
+        self.tls = tls;
+        self
+    }
 }
 
 impl Default for ConnectOptions {
@@ -151,6 +237,7 @@ pub const DEFAULT_BACKLOG: u32 = 100;
 
 /// Options of [`create_server`](crate::NetExt::create_server).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ServerOptions {
     /// Restricts the listening sockets to one family.
     pub family: Family,
@@ -178,6 +265,73 @@ pub struct ServerOptions {
     /// handshake never reaches the protocol (it is logged with `tracing`
     /// at debug level).
     pub tls: Option<TlsAccept>,
+}
+
+/// Setters, for building the options outside this crate (the struct is
+/// `#[non_exhaustive]`: `ServerOptions::default().with_…(…)`).
+impl ServerOptions {
+    /// Sets [`family`](ServerOptions::family).
+    #[must_use]
+    pub fn with_family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// Sets [`flags`](ServerOptions::flags).
+    #[must_use]
+    pub fn with_flags(mut self, flags: i32) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// Sets [`sock`](ServerOptions::sock).
+    #[must_use]
+    pub fn with_sock(mut self, sock: Option<OwnedFd>) -> Self {
+        self.sock = sock;
+        self
+    }
+
+    /// Sets [`backlog`](ServerOptions::backlog).
+    #[must_use]
+    pub fn with_backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Sets [`reuse_address`](ServerOptions::reuse_address).
+    #[must_use]
+    pub fn with_reuse_address(mut self, reuse_address: Option<bool>) -> Self {
+        self.reuse_address = reuse_address;
+        self
+    }
+
+    /// Sets [`reuse_port`](ServerOptions::reuse_port).
+    #[must_use]
+    pub fn with_reuse_port(mut self, reuse_port: bool) -> Self {
+        self.reuse_port = reuse_port;
+        self
+    }
+
+    /// Sets [`start_serving`](ServerOptions::start_serving).
+    #[must_use]
+    pub fn with_start_serving(mut self, start_serving: bool) -> Self {
+        self.start_serving = start_serving;
+        self
+    }
+
+    /// Sets [`nodelay`](ServerOptions::nodelay).
+    #[must_use]
+    pub fn with_nodelay(mut self, nodelay: bool) -> Self {
+        self.nodelay = nodelay;
+        self
+    }
+
+    /// Sets [`tls`](ServerOptions::tls).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<TlsAccept>) -> Self {
+        self.tls = tls;
+        self
+    }
 }
 
 impl Default for ServerOptions {

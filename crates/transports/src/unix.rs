@@ -23,6 +23,7 @@ use crate::transport::TransportRef;
 
 /// Options of [`create_unix_server`](crate::NetExt::create_unix_server).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct UnixServerOptions {
     /// An already bound Unix stream socket to listen on (the path must then
     /// be `None`).
@@ -38,6 +39,45 @@ pub struct UnixServerOptions {
     /// `cleanup_socket`, default on) — also for a server started from an
     /// existing bound [`sock`](Self::sock).
     pub cleanup_socket: bool,
+}
+
+/// Setters, for building the options outside this crate (the struct is
+/// `#[non_exhaustive]`: `UnixServerOptions::default().with_…(…)`).
+impl UnixServerOptions {
+    /// Sets [`sock`](UnixServerOptions::sock).
+    #[must_use]
+    pub fn with_sock(mut self, sock: Option<OwnedFd>) -> Self {
+        self.sock = sock;
+        self
+    }
+
+    /// Sets [`tls`](UnixServerOptions::tls).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<TlsAccept>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Sets [`backlog`](UnixServerOptions::backlog).
+    #[must_use]
+    pub fn with_backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Sets [`start_serving`](UnixServerOptions::start_serving).
+    #[must_use]
+    pub fn with_start_serving(mut self, start_serving: bool) -> Self {
+        self.start_serving = start_serving;
+        self
+    }
+
+    /// Sets [`cleanup_socket`](UnixServerOptions::cleanup_socket).
+    #[must_use]
+    pub fn with_cleanup_socket(mut self, cleanup_socket: bool) -> Self {
+        self.cleanup_socket = cleanup_socket;
+        self
+    }
 }
 
 impl Default for UnixServerOptions {

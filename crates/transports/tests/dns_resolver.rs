@@ -99,10 +99,7 @@ fn every_factory_resolves_through_the_loops_resolver() {
         let (dt, _) = lp
             .create_datagram_endpoint(
                 || Quiet,
-                DatagramOptions {
-                    remote_addr: Some(Endpoint::inet("udp.test", port)),
-                    ..Default::default()
-                },
+                DatagramOptions::default().with_remote_addr(Some(Endpoint::inet("udp.test", port))),
             )
             .await
             .unwrap();

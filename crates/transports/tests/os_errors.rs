@@ -75,8 +75,7 @@ fn a_connect_error_keeps_its_errno() {
         let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let local = taken.local_addr().unwrap().port();
         let l2 = lp.clone();
-        let opts =
-            ConnectOptions { local_addr: Some(("127.0.0.1".into(), local)), ..Default::default() };
+        let opts = ConnectOptions::default().with_local_addr(Some(("127.0.0.1".into(), local)));
         let err = lp
             .create_connection(
                 move || Recorder::new(&l2),
@@ -138,7 +137,7 @@ fn sendfile_interrupted_by_a_peer_reset_is_the_os_error() {
         // A second descriptor of the same socket, to see it blocked.
         let probe = stream.try_clone().unwrap();
         let l2 = lp.clone();
-        let opts = ConnectOptions { sock: Some(stream.into()), ..Default::default() };
+        let opts = ConnectOptions::default().with_sock(Some(stream.into()));
         let (t, client) =
             lp.create_connection(move || Recorder::new(&l2), "", 0, opts).await.unwrap();
         let path = std::env::temp_dir().join(format!("tulip-reset-{}", std::process::id()));

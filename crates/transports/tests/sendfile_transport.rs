@@ -115,10 +115,10 @@ fn writes_during_a_fallback_sendfile_are_refused_and_never_interleave() {
         let flags = rustix::fs::fcntl_getfl(&a).unwrap();
         rustix::fs::fcntl_setfl(&a, flags | rustix::fs::OFlags::APPEND).unwrap();
         let l2 = lp.clone();
-        let opts = ConnectOptions { sock: Some(a.into()), ..Default::default() };
+        let opts = ConnectOptions::default().with_sock(Some(a.into()));
         let (t, _c) = lp.create_connection(move || Recorder::new(&l2), "", 0, opts).await.unwrap();
         let l3 = lp.clone();
-        let opts = ConnectOptions { sock: Some(b.into()), ..Default::default() };
+        let opts = ConnectOptions::default().with_sock(Some(b.into()));
         let (peer_t, peer) = lp
             .create_connection(
                 move || {

@@ -224,7 +224,7 @@ fn sendfile_not_available_on_an_append_socket_falls_back_and_moves_the_position(
         b.set_nonblocking(true).unwrap();
         set_append(&a);
         let l2 = lp.clone();
-        let opts = ConnectOptions { sock: Some(a.into()), ..Default::default() };
+        let opts = ConnectOptions::default().with_sock(Some(a.into()));
         let (t, _c) = lp.create_connection(move || Recorder::new(&l2), "", 0, opts).await.unwrap();
         let mut f = f;
         f.seek(SeekFrom::Start(7)).unwrap();

@@ -104,19 +104,14 @@ fn conflicting_or_missing_arguments_are_invalid() {
                 Echo::default,
                 "127.0.0.1",
                 0,
-                ServerOptions { sock: Some(sock.into()), ..Default::default() },
+                ServerOptions::default().with_sock(Some(sock.into())),
             )
             .await
             .err()
             .unwrap();
         assert!(matches!(err, Error::InvalidArgument(_)));
         let err = lp
-            .create_server(
-                Echo::default,
-                Hosts::Any,
-                0,
-                ServerOptions { backlog: 0, ..Default::default() },
-            )
+            .create_server(Echo::default, Hosts::Any, 0, ServerOptions::default().with_backlog(0))
             .await
             .err()
             .unwrap();
@@ -129,7 +124,7 @@ fn conflicting_or_missing_arguments_are_invalid() {
                 move || Recorder::new(&l2),
                 "",
                 0,
-                ConnectOptions { sock: Some(udp.into()), ..Default::default() },
+                ConnectOptions::default().with_sock(Some(udp.into())),
             )
             .await
             .err()
@@ -148,7 +143,7 @@ fn binding_a_busy_port_names_the_address() {
                 Echo::default,
                 "127.0.0.1",
                 port,
-                ServerOptions { reuse_address: Some(false), ..Default::default() },
+                ServerOptions::default().with_reuse_address(Some(false)),
             )
             .await
             .err()

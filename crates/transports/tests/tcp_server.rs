@@ -16,7 +16,7 @@ async fn unstarted_server(lp: &loop_core::Loop) -> loop_transports::Server {
         Echo::default,
         "127.0.0.1",
         0,
-        ServerOptions { start_serving: false, ..Default::default() },
+        ServerOptions::default().with_start_serving(false),
     )
     .await
     .unwrap()
@@ -56,7 +56,7 @@ fn all_interfaces_listens_on_ipv4_and_ipv6() {
                 Echo::default,
                 Hosts::Any,
                 0,
-                ServerOptions { family: Family::Inet, ..Default::default() },
+                ServerOptions::default().with_family(Family::Inet),
             )
             .await
             .unwrap();
@@ -182,7 +182,7 @@ fn existing_listening_socket_and_reuse_port() {
                 Echo::default,
                 Hosts::Any,
                 0,
-                ServerOptions { sock: Some(std_listener.into()), ..Default::default() },
+                ServerOptions::default().with_sock(Some(std_listener.into())),
             )
             .await
             .unwrap();
@@ -193,7 +193,7 @@ fn existing_listening_socket_and_reuse_port() {
         echo_roundtrip(&lp, "127.0.0.1", port).await;
         server.close();
 
-        let opts = || ServerOptions { reuse_port: true, ..Default::default() };
+        let opts = || ServerOptions::default().with_reuse_port(true);
         let a = lp.create_server(Echo::default, "127.0.0.1", 0, opts()).await.unwrap();
         let port = a.addresses()[0].port().unwrap();
         let b = lp.create_server(Echo::default, "127.0.0.1", port, opts()).await.unwrap();
@@ -211,7 +211,7 @@ fn connect_with_existing_socket_local_addr_and_happy_eyeballs() {
                 Echo::default,
                 ["127.0.0.1", "::1"],
                 0,
-                ServerOptions { reuse_port: true, ..Default::default() },
+                ServerOptions::default().with_reuse_port(true),
             )
             .await
             .unwrap();
@@ -225,7 +225,7 @@ fn connect_with_existing_socket_local_addr_and_happy_eyeballs() {
                 move || Recorder::new(&l2),
                 "",
                 0,
-                ConnectOptions { sock: Some(std_stream.into()), ..Default::default() },
+                ConnectOptions::default().with_sock(Some(std_stream.into())),
             )
             .await
             .unwrap();
@@ -240,7 +240,7 @@ fn connect_with_existing_socket_local_addr_and_happy_eyeballs() {
                 move || Recorder::new(&l2),
                 "127.0.0.1",
                 port4,
-                ConnectOptions { local_addr: Some(("127.0.0.1".into(), 0)), ..Default::default() },
+                ConnectOptions::default().with_local_addr(Some(("127.0.0.1".into(), 0))),
             )
             .await
             .unwrap();
@@ -255,10 +255,8 @@ fn connect_with_existing_socket_local_addr_and_happy_eyeballs() {
                 move || Recorder::new(&l2),
                 "localhost",
                 port4,
-                ConnectOptions {
-                    happy_eyeballs_delay: Some(Duration::from_millis(250)),
-                    ..Default::default()
-                },
+                ConnectOptions::default()
+                    .with_happy_eyeballs_delay(Some(Duration::from_millis(250))),
             )
             .await
             .unwrap();
@@ -288,10 +286,7 @@ fn happy_eyeballs_races_past_a_blackholed_address() {
                 move || Recorder::new(&l2),
                 "localhost",
                 port,
-                ConnectOptions {
-                    happy_eyeballs_delay: Some(Duration::from_secs(5)),
-                    ..Default::default()
-                },
+                ConnectOptions::default().with_happy_eyeballs_delay(Some(Duration::from_secs(5))),
             )
             .await
             .unwrap();

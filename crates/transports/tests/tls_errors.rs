@@ -34,10 +34,8 @@ async fn counted_tls_server(
 ) -> (loop_transports::Server, u16, Rc<Cell<usize>>) {
     let made = Rc::new(Cell::new(0));
     let m2 = made.clone();
-    let opts = ServerOptions {
-        tls: Some(pki.server(Ver::Both).handshake_timeout(timeout)),
-        ..Default::default()
-    };
+    let opts =
+        ServerOptions::default().with_tls(Some(pki.server(Ver::Both).handshake_timeout(timeout)));
     let server = lp.create_server(move || Counted(m2.clone()), "127.0.0.1", 0, opts).await.unwrap();
     let port = server.addresses()[0].port().unwrap();
     (server, port, made)
@@ -49,7 +47,7 @@ async fn connect_fails(lp: &loop_core::Loop, port: u16, tls: TlsConnect) -> Erro
     let l2 = lp.clone();
     let made = Rc::new(Cell::new(false));
     let m2 = made.clone();
-    let opts = ConnectOptions { tls: Some(tls), ..Default::default() };
+    let opts = ConnectOptions::default().with_tls(Some(tls));
     let r = lp
         .create_connection(
             move || {
@@ -114,7 +112,7 @@ fn name_mismatch() {
             .unwrap()
             .server_hostname("example.com");
         let l2 = lp.clone();
-        let opts = ConnectOptions { tls: Some(lax), ..Default::default() };
+        let opts = ConnectOptions::default().with_tls(Some(lax));
         let (t, _) = lp
             .create_connection(move || Recorder::new(&l2), "127.0.0.1", port, opts)
             .await
@@ -123,7 +121,7 @@ fn name_mismatch() {
         // An empty name never turns checking off.
         let empty = pki.client(Ver::Both).server_hostname("");
         let l3 = lp.clone();
-        let opts = ConnectOptions { tls: Some(empty), ..Default::default() };
+        let opts = ConnectOptions::default().with_tls(Some(empty));
         let r = lp.create_connection(move || Recorder::new(&l3), "127.0.0.1", port, opts).await;
         assert!(matches!(r, Err(Error::InvalidArgument(_))));
         wait_until("server side gone", || server.active_connections() == 0).await;
@@ -205,10 +203,8 @@ fn peer_closing_mid_handshake_and_close_during_handshake() {
         let silent = silent.await.unwrap();
         let port = silent.addresses()[0].port().unwrap();
         let l3 = lp.clone();
-        let opts = ConnectOptions {
-            tls: Some(pki.client(Ver::Both).server_hostname("localhost")),
-            ..Default::default()
-        };
+        let opts = ConnectOptions::default()
+            .with_tls(Some(pki.client(Ver::Both).server_hostname("localhost")));
         let fut = lp.create_connection(move || Recorder::new(&l3), "127.0.0.1", port, opts);
         let r = loop_core::timeout(Duration::from_millis(100), fut).await;
         assert!(r.is_err(), "still handshaking when dropped");
@@ -261,7 +257,7 @@ fn garbage_from_a_non_tls_peer_and_an_alert_from_the_peer() {
         assert_eq!(made.get(), 0);
         wait_until("server side gone", || server.active_connections() == 0).await;
         // An alert: a TLS 1.3-only client against a TLS 1.2-only server.
-        let opts = ServerOptions { tls: Some(pki.server(Ver::V12)), ..Default::default() };
+        let opts = ServerOptions::default().with_tls(Some(pki.server(Ver::V12)));
         let v12 = lp.create_server(Echo::default, "127.0.0.1", 0, opts).await.unwrap();
         let port12 = v12.addresses()[0].port().unwrap();
         let e = connect_fails(&lp, port12, pki.client(Ver::V13).server_hostname("localhost")).await;
@@ -287,7 +283,7 @@ fn shutdown_timeout_aborts_when_the_peer_never_answers_close_notify() {
         // The server's protocol stops reading as soon as it is connected:
         // the client's close_notify is never read, so never answered.
         let l2 = lp.clone();
-        let opts = ServerOptions { tls: Some(pki.server(Ver::Both)), ..Default::default() };
+        let opts = ServerOptions::default().with_tls(Some(pki.server(Ver::Both)));
         let server = lp
             .create_server(
                 move || {
@@ -307,7 +303,7 @@ fn shutdown_timeout_aborts_when_the_peer_never_answers_close_notify() {
             .client(Ver::Both)
             .server_hostname("localhost")
             .shutdown_timeout(Duration::from_millis(200));
-        let opts = ConnectOptions { tls: Some(tls), ..Default::default() };
+        let opts = ConnectOptions::default().with_tls(Some(tls));
         let (t, c) = lp
             .create_connection(move || Recorder::new(&l3), "127.0.0.1", port, opts)
             .await

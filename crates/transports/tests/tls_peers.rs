@@ -19,7 +19,7 @@ fn free_port() -> u16 {
 fn python_client_against_tulip_server(v: Ver, flag: &'static str, expect: &'static str) {
     run(move |lp| async move {
         let pki = Pki::localhost();
-        let opts = ServerOptions { tls: Some(pki.server(v)), ..Default::default() };
+        let opts = ServerOptions::default().with_tls(Some(pki.server(v)));
         let server = lp.create_server(Echo::default, "127.0.0.1", 0, opts).await.unwrap();
         let port = server.addresses()[0].port().unwrap().to_string();
         let ca = pki.ca_pem.to_str().unwrap().to_owned();
@@ -60,10 +60,8 @@ fn tulip_client_against_python_ssl_server() {
             .await
             .unwrap();
         let l2 = lp.clone();
-        let opts = ConnectOptions {
-            tls: Some(pki.client(Ver::Both).server_hostname("localhost")),
-            ..Default::default()
-        };
+        let opts = ConnectOptions::default()
+            .with_tls(Some(pki.client(Ver::Both).server_hostname("localhost")));
         let (t, c) = lp
             .create_connection(move || Recorder::new(&l2), "127.0.0.1", port, opts)
             .await
@@ -102,7 +100,7 @@ fn tulip_client_against_openssl_s_server(flag: &'static str, expect: &'static st
         // Wait for s_server to listen.
         let mut connected = None;
         for _ in 0..500 {
-            let opts = ConnectOptions { tls: Some(tls.clone()), ..Default::default() };
+            let opts = ConnectOptions::default().with_tls(Some(tls.clone()));
             let l3 = l2.clone();
             match lp.create_connection(move || Recorder::new(&l3), "127.0.0.1", port, opts).await {
                 Ok(c) => {
@@ -143,7 +141,7 @@ fn openssl_s_client_against_tulip_server(flag: &'static str, expect: &'static st
         let pki = Pki::localhost();
         // Echo one line, then close.
         let l2 = lp.clone();
-        let opts = ServerOptions { tls: Some(pki.server(Ver::Both)), ..Default::default() };
+        let opts = ServerOptions::default().with_tls(Some(pki.server(Ver::Both)));
         let server = lp
             .create_server(
                 move || {

@@ -54,8 +54,7 @@ fn writes_of_one_iteration_become_one_record_and_precede_close_notify() {
         // No session tickets: nothing but our records after the handshake.
         let mut config = (*pki.server_config(Ver::V13, &[])).clone();
         config.send_tls13_tickets = 0;
-        let opts =
-            ServerOptions { tls: Some(TlsAccept::new(Arc::new(config))), ..Default::default() };
+        let opts = ServerOptions::default().with_tls(Some(TlsAccept::new(Arc::new(config))));
         let server = lp.create_server(|| ThreeWrites(None), "127.0.0.1", 0, opts).await.unwrap();
         let port = server.addresses()[0].port().unwrap();
         let client_config = pki.client_config(Ver::V13, &[]);

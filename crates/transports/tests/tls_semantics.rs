@@ -19,7 +19,7 @@ async fn tls_echo_server(
     pki: &Pki,
     v: Ver,
 ) -> (loop_transports::Server, u16) {
-    let opts = ServerOptions { tls: Some(pki.server(v)), ..Default::default() };
+    let opts = ServerOptions::default().with_tls(Some(pki.server(v)));
     let server = lp.create_server(Echo::default, "127.0.0.1", 0, opts).await.unwrap();
     let port = server.addresses()[0].port().unwrap();
     (server, port)
@@ -30,10 +30,8 @@ fn echo_roundtrip(v: Ver, expect_version: &'static str) {
         let pki = Pki::localhost();
         let (server, port) = tls_echo_server(&lp, &pki, v).await;
         let l2 = lp.clone();
-        let opts = ConnectOptions {
-            tls: Some(pki.client(v).server_hostname("localhost")),
-            ..Default::default()
-        };
+        let opts =
+            ConnectOptions::default().with_tls(Some(pki.client(v).server_hostname("localhost")));
         let (t, client) = lp
             .create_connection(move || Recorder::new(&l2), "127.0.0.1", port, opts)
             .await
@@ -98,12 +96,9 @@ fn alpn_and_server_side_sni_are_reported() {
         let pki = Pki::localhost();
         let seen: Rc<RefCell<Option<Seen>>> = Rc::default();
         let s2 = seen.clone();
-        let opts = ServerOptions {
-            tls: Some(loop_transports::TlsAccept::new(
-                pki.server_config(Ver::Both, &[b"h2", b"http/1.1"]),
-            )),
-            ..Default::default()
-        };
+        let opts = ServerOptions::default().with_tls(Some(loop_transports::TlsAccept::new(
+            pki.server_config(Ver::Both, &[b"h2", b"http/1.1"]),
+        )));
         let l2 = lp.clone();
         let server = lp
             .create_server(
@@ -126,8 +121,7 @@ fn alpn_and_server_side_sni_are_reported() {
             .unwrap();
         let port = server.addresses()[0].port().unwrap();
         let tls = loop_transports::TlsConnect::new(pki.client_config(Ver::Both, &[b"http/1.1"]));
-        let opts =
-            ConnectOptions { tls: Some(tls.server_hostname("localhost")), ..Default::default() };
+        let opts = ConnectOptions::default().with_tls(Some(tls.server_hostname("localhost")));
         let l3 = lp.clone();
         let (t, _c) = lp
             .create_connection(move || Recorder::new(&l3), "127.0.0.1", port, opts)
@@ -150,7 +144,7 @@ fn server_hostname_defaults_to_the_host() {
         let pki = Pki::localhost();
         let (server, port) = tls_echo_server(&lp, &pki, Ver::Both).await;
         // "localhost" is both the host connected to and the name checked.
-        let opts = ConnectOptions { tls: Some(pki.client(Ver::Both)), ..Default::default() };
+        let opts = ConnectOptions::default().with_tls(Some(pki.client(Ver::Both)));
         let l2 = lp.clone();
         let (t, _c) = lp
             .create_connection(move || Recorder::new(&l2), "localhost", port, opts)
@@ -168,10 +162,8 @@ fn abort_sends_nothing() {
     run(|lp| async move {
         let pki = Pki::localhost();
         let (server, port, conns) = tls_recording_server(&lp, &pki).await;
-        let opts = ConnectOptions {
-            tls: Some(pki.client(Ver::V13).server_hostname("localhost")),
-            ..Default::default()
-        };
+        let opts = ConnectOptions::default()
+            .with_tls(Some(pki.client(Ver::V13).server_hostname("localhost")));
         let l2 = lp.clone();
         let (t, client) = lp
             .create_connection(move || Recorder::new(&l2), "127.0.0.1", port, opts)
@@ -202,7 +194,7 @@ async fn tls_recording_server(
     let conns: util::Conns = Rc::default();
     let c2 = conns.clone();
     let l2 = lp.clone();
-    let opts = ServerOptions { tls: Some(pki.server(Ver::Both)), ..Default::default() };
+    let opts = ServerOptions::default().with_tls(Some(pki.server(Ver::Both)));
     let server = lp
         .create_server(
             move || {
@@ -225,10 +217,8 @@ fn close_sends_close_notify_and_the_peer_answers() {
     run(|lp| async move {
         let pki = Pki::localhost();
         let (server, port, conns) = tls_recording_server(&lp, &pki).await;
-        let opts = ConnectOptions {
-            tls: Some(pki.client(Ver::V13).server_hostname("localhost")),
-            ..Default::default()
-        };
+        let opts = ConnectOptions::default()
+            .with_tls(Some(pki.client(Ver::V13).server_hostname("localhost")));
         let l2 = lp.clone();
         let (t, client) = lp
             .create_connection(move || Recorder::new(&l2), "127.0.0.1", port, opts)
@@ -258,10 +248,8 @@ fn flow_control_counts_ciphertext_and_pauses_and_resumes() {
         let pki = Pki::localhost();
         // The server reads nothing until told to.
         let (server, port, conns) = tls_recording_server(&lp, &pki).await;
-        let opts = ConnectOptions {
-            tls: Some(pki.client(Ver::V13).server_hostname("localhost")),
-            ..Default::default()
-        };
+        let opts = ConnectOptions::default()
+            .with_tls(Some(pki.client(Ver::V13).server_hostname("localhost")));
         let l2 = lp.clone();
         let (t, client) = lp
             .create_connection(move || Recorder::new(&l2), "127.0.0.1", port, opts)
@@ -395,17 +383,15 @@ fn tls_in_tls_through_a_tls_proxy_hop() {
         let proxy_pki = Pki::new(&["proxy.test"]);
         let (inner, inner_port) = tls_echo_server(&lp, &inner_pki, Ver::Both).await;
         let l2 = lp.clone();
-        let opts = ServerOptions { tls: Some(proxy_pki.server(Ver::Both)), ..Default::default() };
+        let opts = ServerOptions::default().with_tls(Some(proxy_pki.server(Ver::Both)));
         let proxy = lp
             .create_server(move || util::Relay::new(&l2, inner_port), "127.0.0.1", 0, opts)
             .await
             .unwrap();
         let proxy_port = proxy.addresses()[0].port().unwrap();
         let l3 = lp.clone();
-        let opts = ConnectOptions {
-            tls: Some(proxy_pki.client(Ver::Both).server_hostname("proxy.test")),
-            ..Default::default()
-        };
+        let opts = ConnectOptions::default()
+            .with_tls(Some(proxy_pki.client(Ver::Both).server_hostname("proxy.test")));
         let (outer, client) = lp
             .create_connection(move || Recorder::new(&l3), "127.0.0.1", proxy_port, opts)
             .await

@@ -31,10 +31,7 @@ fn a_datagram_transport_is_debug_and_knows_its_loop() {
         let (t, _p) = lp
             .create_datagram_endpoint(
                 || Quiet,
-                DatagramOptions {
-                    local_addr: Some(Endpoint::inet("127.0.0.1", 0)),
-                    ..Default::default()
-                },
+                DatagramOptions::default().with_local_addr(Some(Endpoint::inet("127.0.0.1", 0))),
             )
             .await
             .unwrap();

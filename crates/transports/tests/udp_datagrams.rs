@@ -55,10 +55,7 @@ fn udp_echo_between_two_endpoints() {
         let (st, _) = lp
             .create_datagram_endpoint(
                 move || Dg { echo: true, lost: Some(l2), ..Default::default() },
-                DatagramOptions {
-                    local_addr: Some(Endpoint::inet("127.0.0.1", 0)),
-                    ..Default::default()
-                },
+                DatagramOptions::default().with_local_addr(Some(Endpoint::inet("127.0.0.1", 0))),
             )
             .await
             .unwrap();
@@ -68,10 +65,8 @@ fn udp_echo_between_two_endpoints() {
         let (ct, _) = lp
             .create_datagram_endpoint(
                 move || Dg { got: g, ..Default::default() },
-                DatagramOptions {
-                    remote_addr: Some(Endpoint::inet("127.0.0.1", port)),
-                    ..Default::default()
-                },
+                DatagramOptions::default()
+                    .with_remote_addr(Some(Endpoint::inet("127.0.0.1", port))),
             )
             .await
             .unwrap();
@@ -102,10 +97,8 @@ fn icmp_port_unreachable_reaches_error_received() {
         let (t, _) = lp
             .create_datagram_endpoint(
                 move || Dg { errors: e, ..Default::default() },
-                DatagramOptions {
-                    remote_addr: Some(Endpoint::inet("127.0.0.1", port)),
-                    ..Default::default()
-                },
+                DatagramOptions::default()
+                    .with_remote_addr(Some(Endpoint::inet("127.0.0.1", port))),
             )
             .await
             .unwrap();
@@ -125,10 +118,8 @@ fn unix_datagrams_existing_socket_and_options() {
         let (st, _) = lp
             .create_datagram_endpoint(
                 || Dg { echo: true, ..Default::default() },
-                DatagramOptions {
-                    local_addr: Some(Endpoint::Unix(UnixAddress::path(&path))),
-                    ..Default::default()
-                },
+                DatagramOptions::default()
+                    .with_local_addr(Some(Endpoint::Unix(UnixAddress::path(&path)))),
             )
             .await
             .unwrap();
@@ -139,11 +130,9 @@ fn unix_datagrams_existing_socket_and_options() {
         let (ct, _) = lp
             .create_datagram_endpoint(
                 move || Dg { got: g, ..Default::default() },
-                DatagramOptions {
-                    local_addr: Some(Endpoint::Unix(UnixAddress::path(&cpath))),
-                    remote_addr: Some(Endpoint::Unix(UnixAddress::path(&path))),
-                    ..Default::default()
-                },
+                DatagramOptions::default()
+                    .with_local_addr(Some(Endpoint::Unix(UnixAddress::path(&cpath))))
+                    .with_remote_addr(Some(Endpoint::Unix(UnixAddress::path(&path)))),
             )
             .await
             .unwrap();
@@ -160,7 +149,7 @@ fn unix_datagrams_existing_socket_and_options() {
         let (t, _) = lp
             .create_datagram_endpoint(
                 Dg::default,
-                DatagramOptions { sock: Some(std_sock.into()), ..Default::default() },
+                DatagramOptions::default().with_sock(Some(std_sock.into())),
             )
             .await
             .unwrap();
@@ -168,12 +157,10 @@ fn unix_datagrams_existing_socket_and_options() {
         let (t, _) = lp
             .create_datagram_endpoint(
                 Dg::default,
-                DatagramOptions {
-                    local_addr: Some(Endpoint::inet("127.0.0.1", 0)),
-                    reuse_port: true,
-                    allow_broadcast: true,
-                    ..Default::default()
-                },
+                DatagramOptions::default()
+                    .with_local_addr(Some(Endpoint::inet("127.0.0.1", 0)))
+                    .with_reuse_port(true)
+                    .with_allow_broadcast(true),
             )
             .await
             .unwrap();
@@ -183,7 +170,7 @@ fn unix_datagrams_existing_socket_and_options() {
         let err = lp
             .create_datagram_endpoint(
                 Dg::default,
-                DatagramOptions { sock: Some(tcp.into()), ..Default::default() },
+                DatagramOptions::default().with_sock(Some(tcp.into())),
             )
             .await
             .err()
@@ -205,12 +192,10 @@ fn allow_broadcast_with_a_remote_address_does_not_connect() {
         let (t, _) = lp
             .create_datagram_endpoint(
                 move || Dg { got: g, ..Default::default() },
-                DatagramOptions {
-                    local_addr: Some(Endpoint::inet("127.0.0.1", 0)),
-                    remote_addr: Some(Endpoint::inet("127.0.0.1", to.port())),
-                    allow_broadcast: true,
-                    ..Default::default()
-                },
+                DatagramOptions::default()
+                    .with_local_addr(Some(Endpoint::inet("127.0.0.1", 0)))
+                    .with_remote_addr(Some(Endpoint::inet("127.0.0.1", to.port())))
+                    .with_allow_broadcast(true),
             )
             .await
             .unwrap();
@@ -254,7 +239,7 @@ fn datagram_endpoint_arguments_are_checked_as_asyncio_does() {
         let (t, _) = lp
             .create_datagram_endpoint(
                 Dg::default,
-                DatagramOptions { family: Family::Inet, ..Default::default() },
+                DatagramOptions::default().with_family(Family::Inet),
             )
             .await
             .unwrap();
@@ -272,35 +257,29 @@ fn datagram_endpoint_arguments_are_checked_as_asyncio_does() {
         ];
         for (name, set) in modifiers {
             let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let mut opts = DatagramOptions { sock: Some(sock.into()), ..Default::default() };
+            let mut opts = DatagramOptions::default().with_sock(Some(sock.into()));
             set(&mut opts);
             let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
             assert!(m.contains(name), "{name}: {m}");
         }
         // Several at once: all named.
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let opts = DatagramOptions {
-            sock: Some(sock.into()),
-            family: Family::Inet,
-            reuse_port: true,
-            ..Default::default()
-        };
+        let opts = DatagramOptions::default()
+            .with_sock(Some(sock.into()))
+            .with_family(Family::Inet)
+            .with_reuse_port(true);
         let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
         assert!(m.contains("family") && m.contains("reuse_port"), "{m}");
         // Addresses of the wrong kind for the family.
         let unix = Endpoint::Unix(UnixAddress::path("/nonexistent/tulip-dg"));
-        let opts = DatagramOptions {
-            family: Family::Inet,
-            local_addr: Some(unix.clone()),
-            ..Default::default()
-        };
+        let opts = DatagramOptions::default()
+            .with_family(Family::Inet)
+            .with_local_addr(Some(unix.clone()));
         let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
         assert!(m.contains("local_addr"), "{m}");
-        let opts = DatagramOptions {
-            family: Family::Unix,
-            remote_addr: Some(Endpoint::inet("127.0.0.1", 9)),
-            ..Default::default()
-        };
+        let opts = DatagramOptions::default()
+            .with_family(Family::Unix)
+            .with_remote_addr(Some(Endpoint::inet("127.0.0.1", 9)));
         let m = invalid_message(lp.create_datagram_endpoint(Dg::default, opts).await);
         assert!(m.contains("remote_addr"), "{m}");
     });

@@ -88,7 +88,7 @@ fn abstract_namespace_and_existing_sockets() {
             .create_unix_server(
                 Echo::default,
                 None,
-                UnixServerOptions { sock: Some(listener.into()), ..Default::default() },
+                UnixServerOptions::default().with_sock(Some(listener.into())),
             )
             .await
             .unwrap();
@@ -154,8 +154,9 @@ async fn server_on_bound_socket(
 ) -> loop_transports::Server {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).unwrap();
-    let opts =
-        UnixServerOptions { sock: Some(listener.into()), cleanup_socket, ..Default::default() };
+    let opts = UnixServerOptions::default()
+        .with_sock(Some(listener.into()))
+        .with_cleanup_socket(cleanup_socket);
     lp.create_unix_server(Echo::default, None, opts).await.unwrap()
 }
 
@@ -183,7 +184,7 @@ fn cleanup_socket_false_leaves_the_file() {
         std::fs::remove_file(&path).unwrap();
         let path = temp_path("kept-path.sock");
         let _ = std::fs::remove_file(&path);
-        let opts = UnixServerOptions { cleanup_socket: false, ..Default::default() };
+        let opts = UnixServerOptions::default().with_cleanup_socket(false);
         let server = lp
             .create_unix_server(Echo::default, Some(UnixAddress::path(&path)), opts)
             .await

@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
                     .map_err(|e| Error::TlsConfig(e.to_owned()))?;
                 let tls = TlsAccept::with_single_cert(vec![made.cert.der().clone()], key)?;
-                let opts = ServerOptions { tls: Some(tls), ..Default::default() };
+                let opts = ServerOptions::default().with_tls(Some(tls));
                 let s = l.create_server(Echo::default, "127.0.0.1", 0, opts).await?;
                 let a = s.addresses()[0].clone();
                 server = Some(s);
@@ -117,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let done = l.create_future::<Vec<u8>>();
         let (d, want) = (done.clone(), message.len());
         let tls = TlsConnect::with_roots(roots)?.server_hostname(name);
-        let opts = ConnectOptions { tls: Some(tls), ..Default::default() };
+        let opts = ConnectOptions::default().with_tls(Some(tls));
         let (t, _client): (TransportRef, Rc<RefCell<Client>>) = l
             .create_connection(
                 move || Client { got: Vec::new(), want, done: d, transport: None },

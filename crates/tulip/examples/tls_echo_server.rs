@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .map_err(loop_core::Error::from)?;
         }
-        let opts = ServerOptions { tls: Some(tls), ..Default::default() };
+        let opts = ServerOptions::default().with_tls(Some(tls));
         let server = l
             .create_server(Echo::default, addr.ip().to_string().as_str(), addr.port(), opts)
             .await?;

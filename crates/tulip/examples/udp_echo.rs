@@ -71,10 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (server, _) = l
             .create_datagram_endpoint(
                 EchoServer::default,
-                DatagramOptions {
-                    local_addr: Some(Endpoint::inet("127.0.0.1", 0)),
-                    ..Default::default()
-                },
+                DatagramOptions::default().with_local_addr(Some(Endpoint::inet("127.0.0.1", 0))),
             )
             .await?;
         let port = server.sockname().and_then(|a| a.port()).expect("bound");
@@ -83,10 +80,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (_client, _) = l
             .create_datagram_endpoint(
                 move || EchoClient { message: b"Hello World!", transport: None, on_con_lost: lost },
-                DatagramOptions {
-                    remote_addr: Some(Endpoint::inet("127.0.0.1", port)),
-                    ..Default::default()
-                },
+                DatagramOptions::default()
+                    .with_remote_addr(Some(Endpoint::inet("127.0.0.1", port))),
             )
             .await?;
         on_con_lost.await?;
