@@ -51,6 +51,27 @@ impl Family {
     }
 }
 
+/// Generates the `with_*` setters of a `#[non_exhaustive]` option struct,
+/// one per field: `with_setters!(ConnectOptions { with_family => family:
+/// Family, … })` gives `ConnectOptions::default().with_family(..)`.
+macro_rules! with_setters {
+    ($name:ident { $($setter:ident => $field:ident: $ty:ty),+ $(,)? }) => {
+        /// Setters, for building the options outside this crate (the
+        /// struct is `#[non_exhaustive]`: start from `default()`).
+        impl $name {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](", stringify!($name), "::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $setter(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )+
+        }
+    };
+}
+pub(crate) use with_setters;
+
 /// Options of [`create_connection`](crate::NetExt::create_connection)
 /// (asyncio's keyword arguments).
 ///
@@ -102,72 +123,17 @@ pub struct ConnectOptions {
     pub tls: Option<TlsConnect>,
 }
 
-/// Setters, for building the options outside this crate (the struct is
-/// `#[non_exhaustive]`: `ConnectOptions::default().with_…(…)`).
-impl ConnectOptions {
-    /// Sets [`family`](ConnectOptions::family).
-    #[must_use]
-    pub fn with_family(mut self, family: Family) -> Self {
-        self.family = family;
-        self
-    }
-
-    /// Sets [`proto`](ConnectOptions::proto).
-    #[must_use]
-    pub fn with_proto(mut self, proto: i32) -> Self {
-        self.proto = proto;
-        self
-    }
-
-    /// Sets [`flags`](ConnectOptions::flags).
-    #[must_use]
-    pub fn with_flags(mut self, flags: i32) -> Self {
-        self.flags = flags;
-        self
-    }
-
-    /// Sets [`sock`](ConnectOptions::sock).
-    #[must_use]
-    pub fn with_sock(mut self, sock: Option<OwnedFd>) -> Self {
-        self.sock = sock;
-        self
-    }
-
-    /// Sets [`local_addr`](ConnectOptions::local_addr).
-    #[must_use]
-    pub fn with_local_addr(mut self, local_addr: Option<(String, u16)>) -> Self {
-        self.local_addr = local_addr;
-        self
-    }
-
-    /// Sets [`happy_eyeballs_delay`](ConnectOptions::happy_eyeballs_delay).
-    #[must_use]
-    pub fn with_happy_eyeballs_delay(mut self, happy_eyeballs_delay: Option<Duration>) -> Self {
-        self.happy_eyeballs_delay = happy_eyeballs_delay;
-        self
-    }
-
-    /// Sets [`interleave`](ConnectOptions::interleave).
-    #[must_use]
-    pub fn with_interleave(mut self, interleave: Option<usize>) -> Self {
-        self.interleave = interleave;
-        self
-    }
-
-    /// Sets [`nodelay`](ConnectOptions::nodelay).
-    #[must_use]
-    pub fn with_nodelay(mut self, nodelay: bool) -> Self {
-        self.nodelay = nodelay;
-        self
-    }
-
-    /// Sets [`tls`](ConnectOptions::tls).
-    #[must_use]
-    pub fn with_tls(mut self, tls: Option<TlsConnect>) -> Self {
-        self.tls = tls;
-        self
-    }
-}
+with_setters!(ConnectOptions {
+    with_family => family: Family,
+    with_proto => proto: i32,
+    with_flags => flags: i32,
+    with_sock => sock: Option<OwnedFd>,
+    with_local_addr => local_addr: Option<(String, u16)>,
+    with_happy_eyeballs_delay => happy_eyeballs_delay: Option<Duration>,
+    with_interleave => interleave: Option<usize>,
+    with_nodelay => nodelay: bool,
+    with_tls => tls: Option<TlsConnect>,
+});
 
 impl Default for ConnectOptions {
     fn default() -> Self {
@@ -267,72 +233,17 @@ pub struct ServerOptions {
     pub tls: Option<TlsAccept>,
 }
 
-/// Setters, for building the options outside this crate (the struct is
-/// `#[non_exhaustive]`: `ServerOptions::default().with_…(…)`).
-impl ServerOptions {
-    /// Sets [`family`](ServerOptions::family).
-    #[must_use]
-    pub fn with_family(mut self, family: Family) -> Self {
-        self.family = family;
-        self
-    }
-
-    /// Sets [`flags`](ServerOptions::flags).
-    #[must_use]
-    pub fn with_flags(mut self, flags: i32) -> Self {
-        self.flags = flags;
-        self
-    }
-
-    /// Sets [`sock`](ServerOptions::sock).
-    #[must_use]
-    pub fn with_sock(mut self, sock: Option<OwnedFd>) -> Self {
-        self.sock = sock;
-        self
-    }
-
-    /// Sets [`backlog`](ServerOptions::backlog).
-    #[must_use]
-    pub fn with_backlog(mut self, backlog: u32) -> Self {
-        self.backlog = backlog;
-        self
-    }
-
-    /// Sets [`reuse_address`](ServerOptions::reuse_address).
-    #[must_use]
-    pub fn with_reuse_address(mut self, reuse_address: Option<bool>) -> Self {
-        self.reuse_address = reuse_address;
-        self
-    }
-
-    /// Sets [`reuse_port`](ServerOptions::reuse_port).
-    #[must_use]
-    pub fn with_reuse_port(mut self, reuse_port: bool) -> Self {
-        self.reuse_port = reuse_port;
-        self
-    }
-
-    /// Sets [`start_serving`](ServerOptions::start_serving).
-    #[must_use]
-    pub fn with_start_serving(mut self, start_serving: bool) -> Self {
-        self.start_serving = start_serving;
-        self
-    }
-
-    /// Sets [`nodelay`](ServerOptions::nodelay).
-    #[must_use]
-    pub fn with_nodelay(mut self, nodelay: bool) -> Self {
-        self.nodelay = nodelay;
-        self
-    }
-
-    /// Sets [`tls`](ServerOptions::tls).
-    #[must_use]
-    pub fn with_tls(mut self, tls: Option<TlsAccept>) -> Self {
-        self.tls = tls;
-        self
-    }
-}
+with_setters!(ServerOptions {
+    with_family => family: Family,
+    with_flags => flags: i32,
+    with_sock => sock: Option<OwnedFd>,
+    with_backlog => backlog: u32,
+    with_reuse_address => reuse_address: Option<bool>,
+    with_reuse_port => reuse_port: bool,
+    with_start_serving => start_serving: bool,
+    with_nodelay => nodelay: bool,
+    with_tls => tls: Option<TlsAccept>,
+});
 
 impl Default for ServerOptions {
     fn default() -> Self {

@@ -97,65 +97,16 @@ pub struct DatagramOptions {
     pub sock: Option<OwnedFd>,
 }
 
-/// Setters, for building the options outside this crate (the struct is
-/// `#[non_exhaustive]`: `DatagramOptions::default().with_…(…)`).
-impl DatagramOptions {
-    /// Sets [`local_addr`](DatagramOptions::local_addr).
-    #[must_use]
-    pub fn with_local_addr(mut self, local_addr: Option<Endpoint>) -> Self {
-        self.local_addr = local_addr;
-        self
-    }
-
-    /// Sets [`remote_addr`](DatagramOptions::remote_addr).
-    #[must_use]
-    pub fn with_remote_addr(mut self, remote_addr: Option<Endpoint>) -> Self {
-        self.remote_addr = remote_addr;
-        self
-    }
-
-    /// Sets [`family`](DatagramOptions::family).
-    #[must_use]
-    pub fn with_family(mut self, family: Family) -> Self {
-        self.family = family;
-        self
-    }
-
-    /// Sets [`proto`](DatagramOptions::proto).
-    #[must_use]
-    pub fn with_proto(mut self, proto: i32) -> Self {
-        self.proto = proto;
-        self
-    }
-
-    /// Sets [`flags`](DatagramOptions::flags).
-    #[must_use]
-    pub fn with_flags(mut self, flags: i32) -> Self {
-        self.flags = flags;
-        self
-    }
-
-    /// Sets [`reuse_port`](DatagramOptions::reuse_port).
-    #[must_use]
-    pub fn with_reuse_port(mut self, reuse_port: bool) -> Self {
-        self.reuse_port = reuse_port;
-        self
-    }
-
-    /// Sets [`allow_broadcast`](DatagramOptions::allow_broadcast).
-    #[must_use]
-    pub fn with_allow_broadcast(mut self, allow_broadcast: bool) -> Self {
-        self.allow_broadcast = allow_broadcast;
-        self
-    }
-
-    /// Sets [`sock`](DatagramOptions::sock).
-    #[must_use]
-    pub fn with_sock(mut self, sock: Option<OwnedFd>) -> Self {
-        self.sock = sock;
-        self
-    }
-}
+crate::options::with_setters!(DatagramOptions {
+    with_local_addr => local_addr: Option<Endpoint>,
+    with_remote_addr => remote_addr: Option<Endpoint>,
+    with_family => family: Family,
+    with_proto => proto: i32,
+    with_flags => flags: i32,
+    with_reuse_port => reuse_port: bool,
+    with_allow_broadcast => allow_broadcast: bool,
+    with_sock => sock: Option<OwnedFd>,
+});
 
 impl DatagramOptions {
     /// The options that may not be combined with `sock`, as asyncio names

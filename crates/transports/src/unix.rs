@@ -41,44 +41,13 @@ pub struct UnixServerOptions {
     pub cleanup_socket: bool,
 }
 
-/// Setters, for building the options outside this crate (the struct is
-/// `#[non_exhaustive]`: `UnixServerOptions::default().with_…(…)`).
-impl UnixServerOptions {
-    /// Sets [`sock`](UnixServerOptions::sock).
-    #[must_use]
-    pub fn with_sock(mut self, sock: Option<OwnedFd>) -> Self {
-        self.sock = sock;
-        self
-    }
-
-    /// Sets [`tls`](UnixServerOptions::tls).
-    #[must_use]
-    pub fn with_tls(mut self, tls: Option<TlsAccept>) -> Self {
-        self.tls = tls;
-        self
-    }
-
-    /// Sets [`backlog`](UnixServerOptions::backlog).
-    #[must_use]
-    pub fn with_backlog(mut self, backlog: u32) -> Self {
-        self.backlog = backlog;
-        self
-    }
-
-    /// Sets [`start_serving`](UnixServerOptions::start_serving).
-    #[must_use]
-    pub fn with_start_serving(mut self, start_serving: bool) -> Self {
-        self.start_serving = start_serving;
-        self
-    }
-
-    /// Sets [`cleanup_socket`](UnixServerOptions::cleanup_socket).
-    #[must_use]
-    pub fn with_cleanup_socket(mut self, cleanup_socket: bool) -> Self {
-        self.cleanup_socket = cleanup_socket;
-        self
-    }
-}
+crate::options::with_setters!(UnixServerOptions {
+    with_sock => sock: Option<OwnedFd>,
+    with_tls => tls: Option<TlsAccept>,
+    with_backlog => backlog: u32,
+    with_start_serving => start_serving: bool,
+    with_cleanup_socket => cleanup_socket: bool,
+});
 
 impl Default for UnixServerOptions {
     fn default() -> Self {
