@@ -13,12 +13,11 @@
 //! `TULIP_BENCH_ONLY=<bytes>x<conns>` (say `10240x100`) runs one case.
 
 use std::cell::Cell;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tulip_bench::{Better, Table, pid_cpu_time, print_header};
+use tulip_bench::{Better, ServerProc, Table, print_header};
 
 const SIZES: [usize; 2] = [1024, 10 * 1024];
 const CONNS: [usize; 2] = [10, 100];
@@ -86,44 +85,11 @@ struct Figures {
     cpu_us: f64,
 }
 
-struct ServerProc {
-    child: Child,
-    port: u16,
-}
-
-impl ServerProc {
-    fn spawn(which: &str) -> ServerProc {
-        let exe = std::env::current_exe().expect("current exe");
-        let mut child = Command::new(exe)
-            .env("TULIP_STREAMS_SERVER", which)
-            .arg("--bench")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("server {which} said {line:?}"));
-        ServerProc { child, port }
-    }
-
-    fn cpu(&self) -> Duration {
-        pid_cpu_time(self.child.id()).expect("server alive")
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `conns` clients echoing `size`-byte messages for `measure`; the server's
 /// CPU time is read before and after.
 fn echo_case(which: &str, size: usize, conns: usize, measure: Duration) -> Figures {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = ServerProc::spawn(which);
+    let server = ServerProc::spawn(&[("TULIP_STREAMS_SERVER", which.as_ref())]);
     let port = server.port;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let local = tokio::task::LocalSet::new();

@@ -23,15 +23,14 @@
 //! (default 3), `TULIP_BENCH_ONLY=echo` or `handshake` one kind of case.
 
 use std::cell::Cell;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loop_transports::rustls::{self, ClientConfig};
-use tulip_bench::{Better, Table, pid_cpu_time, print_header};
+use tulip_bench::{Better, ServerProc, Table, print_header};
 
 const ECHO_SIZES: [usize; 2] = [1024, 64 * 1024];
 const CONNS: usize = 10;
@@ -100,40 +99,6 @@ fn report(name: &str, unit: &str, rounds: usize, mut case: impl FnMut(&str) -> F
     cpu.print();
 }
 
-struct ServerProc {
-    child: Child,
-    port: u16,
-}
-
-impl ServerProc {
-    fn spawn(which: &str, dir: &Path) -> ServerProc {
-        let exe = std::env::current_exe().expect("current exe");
-        let mut child = Command::new(exe)
-            .env("TULIP_TLS_SERVER", which)
-            .env("TULIP_TLS_CERT_DIR", dir)
-            .arg("--bench")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("server {which} said {line:?}"));
-        ServerProc { child, port }
-    }
-
-    fn cpu(&self) -> Duration {
-        pid_cpu_time(self.child.id()).expect("server alive")
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs `clients` (each counting what it completes) on a tokio
 /// current-thread runtime; the server's CPU time is read around the
 /// measured window.
@@ -182,7 +147,10 @@ fn echo_case(
     measure: Duration,
 ) -> Figures {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = ServerProc::spawn(which, dir);
+    let server = ServerProc::spawn(&[
+        ("TULIP_TLS_SERVER", which.as_ref()),
+        ("TULIP_TLS_CERT_DIR", dir.as_os_str()),
+    ]);
     let port = server.port;
     drive(&server, measure, |count, stop| {
         let client = client.clone();
@@ -209,7 +177,10 @@ fn handshake_case(
     measure: Duration,
 ) -> Figures {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = ServerProc::spawn(which, dir);
+    let server = ServerProc::spawn(&[
+        ("TULIP_TLS_SERVER", which.as_ref()),
+        ("TULIP_TLS_CERT_DIR", dir.as_os_str()),
+    ]);
     let port = server.port;
     drive(&server, measure, |count, stop| {
         let client = client.clone();

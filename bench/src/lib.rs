@@ -180,3 +180,83 @@ pub fn run_isolated(case: &str) -> String {
     assert!(out.status.success(), "case {case} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A benchmark server: this benchmark binary re-executed with `envs` (which
+/// name the implementation to serve), which prints its port on its first
+/// stdout line and serves until killed (on drop).
+#[derive(Debug)]
+pub struct ServerProc {
+    child: std::process::Child,
+    /// The port the server announced.
+    pub port: u16,
+}
+
+impl ServerProc {
+    /// Starts the server and waits for its port.
+    ///
+    /// # Panics
+    ///
+    /// Panics if it cannot be started or announces no port: a benchmark
+    /// without its server has no figure to report.
+    pub fn spawn(envs: &[(&str, &std::ffi::OsStr)]) -> ServerProc {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().expect("current exe");
+        let mut child = std::process::Command::new(exe)
+            .envs(envs.iter().copied())
+            .arg("--bench")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the server's port");
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("server {envs:?} said {line:?}"));
+        ServerProc { child, port }
+    }
+
+    /// The server's CPU time so far.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the server died.
+    pub fn cpu(&self) -> Duration {
+        pid_cpu_time(self.child.id()).expect("server alive")
+    }
+
+    /// The server's resident set size in KiB (`VmRSS`).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the server died.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("server alive");
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Raises this process' soft `RLIMIT_NOFILE` to its hard limit (children
+/// inherit it) and returns the new soft limit.
+pub fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let raised = Rlimit { current: lim.maximum, maximum: lim.maximum };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => lim.maximum.unwrap_or(u64::MAX),
+        Err(_) => lim.current.unwrap_or(u64::MAX),
+    }
+}

@@ -15,6 +15,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("core", "Loop core: callbacks, tasks, timers, cross-thread"),
     ("sync", "Synchronization primitives"),
     ("tcp", "TCP and UDP echo"),
+    ("scale", "Scale: 1,000 to 10,000 connections"),
     ("streams", "TCP echo with streams"),
     ("tls", "TLS echo and handshakes"),
     ("process", "Subprocesses: spawn + wait, communicate"),

@@ -210,7 +210,30 @@ impl Loop {
     /// file); [`Error::LoopClosed`] after `close`.
     #[track_caller]
     pub fn add_reader(&self, fd: impl AsFd, f: impl FnMut() + 'static) -> Result<()> {
-        self.rc.add_reader(fd.as_fd(), Handle::repeating(f))
+        self.rc.add_reader(fd.as_fd(), Handle::repeating(f), false)
+    }
+
+    /// Like [`add_reader`](Loop::add_reader), edge-triggered: `f` is called
+    /// when `fd` *becomes* readable, and may not be called again until new
+    /// data arrives. `f` must consume readiness itself — read until the OS
+    /// says `EAGAIN`, or until a short read on a stream socket or pipe, or
+    /// [`call_soon`](Loop::call_soon) itself to read more next iteration
+    /// (which keeps one busy fd from starving the others). `f` may also be
+    /// called when `fd` is not ready, and must then get `EAGAIN` and return.
+    ///
+    /// Not in asyncio: tulip's transports use it on their own fds, because
+    /// with thousands of connections, telling the kernel that a reported fd
+    /// need not be polled again saves a large share of the loop's CPU time.
+    /// Readiness that exists when the callback is added is reported. While
+    /// an fd also has a level-triggered callback, both are called as level
+    /// callbacks. Replaces (and cancels) any reader of `fd`, of either kind.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_reader`](Loop::add_reader).
+    #[track_caller]
+    pub fn add_reader_edge(&self, fd: impl AsFd, f: impl FnMut() + 'static) -> Result<()> {
+        self.rc.add_reader(fd.as_fd(), Handle::repeating(f), true)
     }
 
     /// Stops watching `fd` for reading; returns whether it was watched
@@ -230,7 +253,20 @@ impl Loop {
     /// As [`add_reader`](Loop::add_reader).
     #[track_caller]
     pub fn add_writer(&self, fd: impl AsFd, f: impl FnMut() + 'static) -> Result<()> {
-        self.rc.add_writer(fd.as_fd(), Handle::repeating(f))
+        self.rc.add_writer(fd.as_fd(), Handle::repeating(f), false)
+    }
+
+    /// Like [`add_writer`](Loop::add_writer), edge-triggered: `f` is called
+    /// when `fd` *becomes* writable and must write until the OS refuses
+    /// (`EAGAIN`) or it has nothing left; see
+    /// [`add_reader_edge`](Loop::add_reader_edge).
+    ///
+    /// # Errors
+    ///
+    /// As [`add_reader`](Loop::add_reader).
+    #[track_caller]
+    pub fn add_writer_edge(&self, fd: impl AsFd, f: impl FnMut() + 'static) -> Result<()> {
+        self.rc.add_writer(fd.as_fd(), Handle::repeating(f), true)
     }
 
     /// Stops watching `fd` for writing; returns whether it was watched

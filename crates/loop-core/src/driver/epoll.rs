@@ -1,8 +1,17 @@
-//! The default driver: a level-triggered epoll selector on rustix, with an
-//! eventfd for cross-thread wake-ups.
+//! The default driver: an epoll selector on rustix, with an eventfd for
+//! cross-thread wake-ups.
 //!
 //! One `epoll_pwait` per loop iteration and no other syscall: registration
-//! is level-triggered (no re-arm per readiness cycle, unlike oneshot mode),
+//! is level-triggered, or edge-triggered (`EPOLLET`) for an fd whose
+//! callbacks all consume readiness themselves ([`Interest::is_edge`]: the
+//! transports' sockets and pipes), which spares the kernel polling every
+//! reported fd again at the next wait — the cost that grows with the
+//! number of busy connections. An edge-triggered fd that reports a state a
+//! read cannot consume — the peer's half-close or hang-up, an error, urgent
+//! data — is then reported again on every poll until it is re-registered
+//! or deregistered (a short read, which edge consumers take as "drained",
+//! would otherwise leave an EOF nobody is told about). Neither mode re-arms
+//! per readiness cycle (unlike oneshot mode),
 //! and the timeout goes straight to the syscall, rounded *up* to whole
 //! milliseconds so a sub-millisecond wait never busy-loops. A wait
 //! interrupted by a signal returns empty, so the loop recomputes the
@@ -75,13 +84,26 @@ impl Notifier {
     }
 }
 
-/// The default [`Driver`]: level-triggered epoll (see the module docs).
+/// The default [`Driver`]: epoll, level- or edge-triggered per fd (see the
+/// module docs).
 pub struct EpollDriver {
     /// `None` once closed.
     epfd: Option<OwnedFd>,
     notifier: Arc<Notifier>,
     events: Vec<epoll::Event>,
+    /// Per fd number: registered edge-triggered.
+    edge: Vec<bool>,
+    /// Edge-triggered fds in a sticky state, reported on every poll.
+    sticky: Vec<Event>,
+    /// Per fd number: the poll that last reported it (to report a sticky fd
+    /// once per poll).
+    reported: Vec<u64>,
+    polls: u64,
 }
+
+/// States of an edge-triggered fd that a read does not consume.
+const STICKY: EventFlags =
+    EventFlags::RDHUP.union(EventFlags::HUP).union(EventFlags::ERR).union(EventFlags::PRI);
 
 fn flags(interest: Interest) -> EventFlags {
     let mut flags = EventFlags::empty();
@@ -93,6 +115,13 @@ fn flags(interest: Interest) -> EventFlags {
     }
     if interest.is_writable() {
         flags |= EventFlags::OUT;
+    }
+    if interest.is_edge() {
+        // PRI: urgent data stops a read short of the data behind it.
+        flags |= EventFlags::ET;
+        if interest.is_readable() {
+            flags |= EventFlags::PRI;
+        }
     }
     flags
 }
@@ -114,7 +143,22 @@ impl EpollDriver {
                 pending: AtomicBool::new(false),
             }),
             events: Vec::with_capacity(EVENTS_CAPACITY),
+            edge: Vec::new(),
+            sticky: Vec::new(),
+            reported: Vec::new(),
+            polls: 0,
         })
+    }
+
+    /// Records how `fd` is registered (`None`: not at all), forgetting any
+    /// sticky state: epoll reports a re-registered fd's current readiness.
+    fn track(&mut self, fd: RawFd, interest: Option<Interest>) {
+        let idx = fd as usize;
+        if self.edge.len() <= idx {
+            self.edge.resize(idx + 1, false);
+        }
+        self.edge[idx] = interest.is_some_and(Interest::is_edge);
+        self.sticky.retain(|e| e.fd != fd);
     }
 
     fn epfd(&self) -> io::Result<&OwnedFd> {
@@ -130,7 +174,9 @@ fn closed() -> io::Error {
 impl Driver for EpollDriver {
     fn register(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
         let key = EventData::new_u64(fd.as_raw_fd() as u64);
-        Ok(epoll::add(self.epfd()?, fd, key, flags(interest))?)
+        epoll::add(self.epfd()?, fd, key, flags(interest))?;
+        self.track(fd.as_raw_fd(), Some(interest));
+        Ok(())
     }
 
     /// Re-adds the fd if the kernel dropped it (it was closed and its number
@@ -139,11 +185,16 @@ impl Driver for EpollDriver {
         let key = EventData::new_u64(fd.as_raw_fd() as u64);
         match epoll::modify(self.epfd()?, fd, key, flags(interest)) {
             Err(rustix::io::Errno::NOENT) => self.register(fd, interest),
-            r => Ok(r?),
+            r => {
+                r?;
+                self.track(fd.as_raw_fd(), Some(interest));
+                Ok(())
+            }
         }
     }
 
     fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.track(fd.as_raw_fd(), None);
         Ok(epoll::delete(self.epfd()?, fd)?)
     }
 
@@ -153,7 +204,10 @@ impl Driver for EpollDriver {
             let ms = t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i64;
             Timespec { tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000 }
         });
+        // A sticky fd is ready now: do not block.
+        let ts = if self.sticky.is_empty() { ts } else { Some(Timespec { tv_sec: 0, tv_nsec: 0 }) };
         self.events.clear();
+        self.polls += 1;
         let epfd = self.epfd.as_ref().ok_or_else(closed)?;
         match epoll::wait(epfd, rustix::buffer::spare_capacity(&mut self.events), ts.as_ref()) {
             Ok(_) => {}
@@ -169,12 +223,29 @@ impl Driver for EpollDriver {
             }
             let flags = ev.flags;
             let err = flags.intersects(EventFlags::ERR | EventFlags::HUP);
-            events.push(Event {
+            let event = Event {
                 fd: key as RawFd,
                 readable: err
                     || flags.intersects(EventFlags::IN | EventFlags::RDHUP | EventFlags::PRI),
                 writable: err || flags.contains(EventFlags::OUT),
-            });
+            };
+            let idx = key as usize;
+            if self.reported.len() <= idx {
+                self.reported.resize(idx + 1, 0);
+            }
+            self.reported[idx] = self.polls;
+            if flags.intersects(STICKY)
+                && self.edge.get(idx).copied().unwrap_or(false)
+                && !self.sticky.iter().any(|e| e.fd == event.fd)
+            {
+                self.sticky.push(event);
+            }
+            events.push(event);
+        }
+        for e in &self.sticky {
+            if self.reported[e.fd as usize] != self.polls {
+                events.push(*e);
+            }
         }
         Ok(())
     }

@@ -33,9 +33,14 @@
 //!    do not block). It may return early and empty (a signal interrupted
 //!    the wait): the loop then recomputes its timeout and polls again, so a
 //!    driver must not restart a wait with the original timeout. It reports
-//!    each ready fd as one [`Event`]; readiness is level-triggered from the
+//!    each ready fd as one [`Event`]. Readiness is level-triggered from the
 //!    loop's point of view (an fd still ready is reported again by the next
-//!    poll).
+//!    poll) — except for an fd registered with an [edge](Interest::is_edge)
+//!    interest, whose callbacks consume readiness themselves: a driver may
+//!    then report only *new* readiness (epoll's `EPOLLET`), but must report
+//!    readiness that exists when the fd is registered or re-registered
+//!    (epoll does). Reporting such an fd level-triggered is always correct,
+//!    only slower, so a driver may ignore the flag.
 //! 3. [`close`](Driver::close) releases every OS resource (the loop then
 //!    owns no fd, whatever handles still exist); notifications after it do
 //!    nothing. The loop never calls the driver again after `close`.
@@ -69,21 +74,35 @@ pub use self::epoll::EpollDriver;
 pub struct Interest {
     readable: bool,
     writable: bool,
+    edge: bool,
 }
 
 impl Interest {
     /// Nothing (never passed to a driver).
-    pub const NONE: Interest = Interest { readable: false, writable: false };
+    pub const NONE: Interest = Interest::new(false, false);
     /// Readable (or hung up, or in error).
-    pub const READABLE: Interest = Interest { readable: true, writable: false };
+    pub const READABLE: Interest = Interest::new(true, false);
     /// Writable (or in error).
-    pub const WRITABLE: Interest = Interest { readable: false, writable: true };
+    pub const WRITABLE: Interest = Interest::new(false, true);
     /// Both.
-    pub const BOTH: Interest = Interest { readable: true, writable: true };
+    pub const BOTH: Interest = Interest::new(true, true);
 
-    /// An interest from its two halves.
+    /// An interest from its two halves (level-triggered).
     pub const fn new(readable: bool, writable: bool) -> Interest {
-        Interest { readable, writable }
+        Interest { readable, writable, edge: false }
+    }
+
+    /// The same interest, edge-triggered or not (see the [module
+    /// docs](self), contract point 2).
+    #[must_use]
+    pub const fn with_edge(self, edge: bool) -> Interest {
+        Interest { edge, ..self }
+    }
+
+    /// Whether every callback of the fd consumes readiness itself, so that
+    /// the driver may report only new readiness.
+    pub const fn is_edge(self) -> bool {
+        self.edge
     }
 
     /// Whether reading is watched.
@@ -99,12 +118,13 @@ impl Interest {
 
 impl fmt::Debug for Interest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.readable, self.writable) {
-            (false, false) => f.write_str("NONE"),
-            (true, false) => f.write_str("READABLE"),
-            (false, true) => f.write_str("WRITABLE"),
-            (true, true) => f.write_str("BOTH"),
-        }
+        f.write_str(match (self.readable, self.writable) {
+            (false, false) => "NONE",
+            (true, false) => "READABLE",
+            (false, true) => "WRITABLE",
+            (true, true) => "BOTH",
+        })?;
+        if self.edge { f.write_str("|EDGE") } else { Ok(()) }
     }
 }
 

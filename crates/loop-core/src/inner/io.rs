@@ -2,6 +2,12 @@
 //!
 //! Indexed by fd number (fds are small, dense integers), so dispatching an
 //! event is an array lookup and a reference-count increment.
+//!
+//! Each callback is level-triggered (asyncio's `add_reader`) or
+//! edge-triggered (it consumes readiness itself). An fd is registered with
+//! the driver as edge-triggered only while every callback it has is: an
+//! edge callback must tolerate level reports (spurious calls), so mixing
+//! falls back to level.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::Arc;
@@ -17,18 +23,31 @@ pub(crate) enum Direction {
     Write,
 }
 
+/// One direction's callback and whether it is edge-triggered.
+struct Watch {
+    handle: Handle,
+    edge: bool,
+}
+
 #[derive(Default)]
 struct FdEntry {
-    reader: Option<Handle>,
-    writer: Option<Handle>,
+    reader: Option<Watch>,
+    writer: Option<Watch>,
 }
 
 impl FdEntry {
-    fn slot(&mut self, dir: Direction) -> &mut Option<Handle> {
+    fn slot(&mut self, dir: Direction) -> &mut Option<Watch> {
         match dir {
             Direction::Read => &mut self.reader,
             Direction::Write => &mut self.writer,
         }
+    }
+
+    /// What the driver must watch for this entry.
+    fn interest(&self) -> Interest {
+        let edge = |w: &Option<Watch>| w.as_ref().is_none_or(|w| w.edge);
+        Interest::new(self.reader.is_some(), self.writer.is_some())
+            .with_edge(edge(&self.reader) && edge(&self.writer))
     }
 }
 
@@ -38,14 +57,15 @@ pub(crate) struct IoRegistry {
 }
 
 impl IoRegistry {
-    /// Registers `handle` for `fd` in direction `dir`, replacing (and
-    /// cancelling) any previous callback.
+    /// Registers `handle` for `fd` in direction `dir` (edge-triggered if
+    /// `edge`), replacing (and cancelling) any previous callback.
     pub(crate) fn add(
         &mut self,
         driver: &mut dyn Driver,
         fd: BorrowedFd<'_>,
         dir: Direction,
         handle: Handle,
+        edge: bool,
     ) -> Result<()> {
         let raw = fd.as_raw_fd();
         let invalid =
@@ -55,22 +75,24 @@ impl IoRegistry {
         if self.entries.len() <= idx {
             self.entries.resize_with(idx + 1, || None);
         }
+        let watch = Watch { handle, edge };
         match &mut self.entries[idx] {
             Some(entry) => {
-                let (r, w) = match dir {
-                    Direction::Read => (true, entry.writer.is_some()),
-                    Direction::Write => (entry.reader.is_some(), true),
-                };
-                driver.reregister(fd, Interest::new(r, w)).map_err(invalid)?;
-                if let Some(old) = entry.slot(dir).replace(handle) {
-                    old.cancel();
+                let old = entry.slot(dir).replace(watch);
+                if let Err(e) = driver.reregister(fd, entry.interest()) {
+                    // Refused: the entry stays as it was.
+                    let new = std::mem::replace(entry.slot(dir), old);
+                    drop(new);
+                    return Err(invalid(e));
+                }
+                if let Some(old) = old {
+                    old.handle.cancel();
                 }
             }
             slot @ None => {
-                let dir_read = dir == Direction::Read;
-                driver.register(fd, Interest::new(dir_read, !dir_read)).map_err(invalid)?;
                 let mut entry = FdEntry::default();
-                *entry.slot(dir) = Some(handle);
+                *entry.slot(dir) = Some(watch);
+                driver.register(fd, entry.interest()).map_err(invalid)?;
                 *slot = Some(entry);
             }
         }
@@ -93,16 +115,13 @@ impl IoRegistry {
         let Some(old) = entry.slot(dir).take() else {
             return false;
         };
-        old.cancel();
-        match (entry.reader.is_some(), entry.writer.is_some()) {
-            (false, false) => {
-                // Refused only for an fd the driver no longer watches.
-                let _ = driver.deregister(fd);
-                self.entries[idx] = None;
-            }
-            (r, w) => {
-                let _ = driver.reregister(fd, Interest::new(r, w));
-            }
+        old.handle.cancel();
+        if entry.reader.is_none() && entry.writer.is_none() {
+            // Refused only for an fd the driver no longer watches.
+            let _ = driver.deregister(fd);
+            self.entries[idx] = None;
+        } else {
+            let _ = driver.reregister(fd, entry.interest());
         }
         true
     }
@@ -113,13 +132,13 @@ impl IoRegistry {
             return;
         };
         if ev.readable {
-            if let Some(h) = &entry.reader {
-                push(h.clone());
+            if let Some(w) = &entry.reader {
+                push(w.handle.clone());
             }
         }
         if ev.writable {
-            if let Some(h) = &entry.writer {
-                push(h.clone());
+            if let Some(w) = &entry.writer {
+                push(w.handle.clone());
             }
         }
     }
@@ -128,8 +147,8 @@ impl IoRegistry {
     /// every callback.
     pub(crate) fn clear(&mut self) {
         for entry in self.entries.drain(..).flatten() {
-            for h in [entry.reader, entry.writer].into_iter().flatten() {
-                h.cancel();
+            for w in [entry.reader, entry.writer].into_iter().flatten() {
+                w.handle.cancel();
             }
         }
     }

@@ -83,9 +83,9 @@ impl LoopInner {
         if self.closed.get() { Err(Error::LoopClosed) } else { Ok(()) }
     }
 
-    fn add_io(&self, fd: BorrowedFd<'_>, dir: Direction, handle: Handle) -> Result<()> {
+    fn add_io(&self, fd: BorrowedFd<'_>, dir: Direction, handle: Handle, edge: bool) -> Result<()> {
         self.check_open()?;
-        self.io.borrow_mut().add(&mut **self.driver.borrow_mut(), fd, dir, handle)
+        self.io.borrow_mut().add(&mut **self.driver.borrow_mut(), fd, dir, handle, edge)
     }
 
     /// A closed loop watches nothing: removing returns `false` (asyncio).
@@ -227,16 +227,16 @@ impl LoopInner {
         self.remote.remote()
     }
 
-    pub(crate) fn add_reader(&self, fd: BorrowedFd<'_>, handle: Handle) -> Result<()> {
-        self.add_io(fd, Direction::Read, handle)
+    pub(crate) fn add_reader(&self, fd: BorrowedFd<'_>, handle: Handle, edge: bool) -> Result<()> {
+        self.add_io(fd, Direction::Read, handle, edge)
     }
 
     pub(crate) fn remove_reader(&self, fd: BorrowedFd<'_>) -> Result<bool> {
         self.remove_io(fd, Direction::Read)
     }
 
-    pub(crate) fn add_writer(&self, fd: BorrowedFd<'_>, handle: Handle) -> Result<()> {
-        self.add_io(fd, Direction::Write, handle)
+    pub(crate) fn add_writer(&self, fd: BorrowedFd<'_>, handle: Handle, edge: bool) -> Result<()> {
+        self.add_io(fd, Direction::Write, handle, edge)
     }
 
     pub(crate) fn remove_writer(&self, fd: BorrowedFd<'_>) -> Result<bool> {

@@ -65,6 +65,8 @@ pub struct FdTransport {
     pub(super) eof_sent: Cell<bool>,
     pub(super) reading_paused: Cell<bool>,
     pub(super) reader_registered: Cell<bool>,
+    /// A read that filled the buffer scheduled another (see `reader.rs`).
+    pub(super) read_more_scheduled: Cell<bool>,
     pub(super) writer_registered: Cell<bool>,
     pub(super) flush_scheduled: Cell<bool>,
     /// A `sendfile` is sending over this transport: other writes are
@@ -111,6 +113,7 @@ impl FdTransport {
                 eof_sent: Cell::new(false),
                 reading_paused: Cell::new(false),
                 reader_registered: Cell::new(false),
+                read_more_scheduled: Cell::new(false),
                 writer_registered: Cell::new(false),
                 flush_scheduled: Cell::new(false),
                 sendfile_active: Cell::new(false),
@@ -235,7 +238,7 @@ impl FdTransport {
         }
         let Some(me) = self.me.upgrade() else { return };
         let me = LoopGuard(me);
-        match self.with_fd(|fd| self.lp.add_reader(fd, move || me.0.on_readable())) {
+        match self.with_fd(|fd| self.lp.add_reader_edge(fd, move || me.0.on_readable())) {
             Some(Ok(())) => self.reader_registered.set(true),
             Some(Err(e)) => {
                 self.fatal_error(e.into(), "Cannot watch the transport's file descriptor")
@@ -256,7 +259,7 @@ impl FdTransport {
         }
         let Some(me) = self.me.upgrade() else { return };
         let me = LoopGuard(me);
-        match self.with_fd(|fd| self.lp.add_writer(fd, move || me.0.on_writable())) {
+        match self.with_fd(|fd| self.lp.add_writer_edge(fd, move || me.0.on_writable())) {
             Some(Ok(())) => self.writer_registered.set(true),
             Some(Err(e)) => {
                 self.fatal_error(e.into(), "Cannot watch the transport's file descriptor")

@@ -1,9 +1,20 @@
 //! The read half of [`FdTransport`]: one read per readiness event, into a
 //! reusable buffer (or straight into a `BufferedProtocol`'s buffer).
+//!
+//! The fd is watched edge-triggered ([`Loop::add_reader_edge`]): the kernel
+//! reports new data once, not on every poll while it lasts. A short read
+//! drained the socket or pipe (the kernel copies until the buffer is full
+//! or nothing is left), so new data will be a new edge; a read that filled
+//! the buffer may have left data behind, so the transport reads again on
+//! the next iteration — still one read per connection per iteration, as
+//! asyncio does, so a peer that floods cannot starve the others.
+//!
+//! [`Loop::add_reader_edge`]: loop_core::Loop::add_reader_edge
 
 use std::cell::RefCell;
 
 use super::fd_transport::{FdKind, FdTransport};
+use super::lifecycle::LoopGuard;
 use crate::error::Error;
 use crate::protocol::StreamProtocolKind;
 use crate::sys;
@@ -54,6 +65,9 @@ impl FdTransport {
                 match r {
                     Ok(0) => self.on_eof(),
                     Ok(n) => {
+                        if n == buf.len() {
+                            self.schedule_read_more();
+                        }
                         let data = &buf[..n];
                         self.call_protocol("data_received", |_| p.borrow_mut().data_received(data));
                     }
@@ -71,6 +85,9 @@ impl FdTransport {
                     let r = self.with_fd(|fd| sys::read(fd, buf));
                     match r {
                         Some(Ok(n)) if n > 0 => {
+                            if n == buf.len() {
+                                self.schedule_read_more();
+                            }
                             g.buffer_updated(n);
                             Ok(None)
                         }
@@ -86,6 +103,25 @@ impl FdTransport {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// A read filled the buffer: read again next iteration (once), unless
+    /// reading stopped meanwhile (paused, EOF, closed).
+    fn schedule_read_more(&self) {
+        if self.read_more_scheduled.replace(true) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let me = LoopGuard(me);
+        let scheduled = self.lp.call_soon(move || {
+            me.0.read_more_scheduled.set(false);
+            if me.0.reader_registered.get() {
+                me.0.on_readable();
+            }
+        });
+        if scheduled.is_err() {
+            self.read_more_scheduled.set(false);
         }
     }
 

@@ -163,32 +163,36 @@ impl FdTransport {
         self.after_send();
     }
 
-    /// One send of the buffered bytes; registers the writer when some are
-    /// refused. Returns `false` after a fatal error.
+    /// Sends the buffered bytes until all are sent or the OS refuses more
+    /// (`EAGAIN`), and registers the writer if some are left. The writer is
+    /// edge-triggered, so a partial send is retried at once: only a refusal
+    /// guarantees a new edge when space frees. Returns `false` after a
+    /// fatal error.
     fn send_buffered(&self) -> bool {
-        let r = {
-            let wb = self.wbuf.borrow();
-            if wb.is_empty() {
-                return true;
+        loop {
+            let r = {
+                let wb = self.wbuf.borrow();
+                if wb.is_empty() {
+                    return true;
+                }
+                let data = wb.as_slice();
+                self.with_fd(|fd| match self.kind {
+                    FdKind::Socket => sys::send(fd, data),
+                    _ => sys::write(fd, data),
+                })
+            };
+            match r {
+                Some(Ok(n)) if n > 0 => self.wbuf.borrow_mut().consume(n),
+                Some(Ok(_)) => break,
+                Some(Err(e)) if sys::would_block(&e) => break,
+                Some(Err(e)) => {
+                    self.fatal_error(e.into(), "Fatal write error on transport");
+                    return false;
+                }
+                None => return false,
             }
-            let data = wb.as_slice();
-            self.with_fd(|fd| match self.kind {
-                FdKind::Socket => sys::send(fd, data),
-                _ => sys::write(fd, data),
-            })
-        };
-        match r {
-            Some(Ok(n)) => self.wbuf.borrow_mut().consume(n),
-            Some(Err(e)) if sys::would_block(&e) => {}
-            Some(Err(e)) => {
-                self.fatal_error(e.into(), "Fatal write error on transport");
-                return false;
-            }
-            None => return false,
         }
-        if !self.wbuf.borrow().is_empty() {
-            self.add_writer();
-        }
+        self.add_writer();
         true
     }
 
