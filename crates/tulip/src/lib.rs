@@ -49,11 +49,11 @@ pub use loop_sync as sync;
 pub use loop_transports as transports;
 
 pub use error::{Error, ErrorKind, Result};
-pub use per_core::{LoopContext, LoopGroup};
 pub use loop_core::{
     ExceptionContext, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskRef, TimerHandle,
     current_task, get_event_loop, get_running_loop, new_event_loop, set_event_loop, sleep,
 };
+pub use per_core::{LoopContext, LoopGroup};
 
 /// Runs `fut` on a new loop and returns its output (asyncio's `run`).
 ///

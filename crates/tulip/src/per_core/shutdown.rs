@@ -80,9 +80,7 @@ impl ShutdownHandle {
 
 impl fmt::Debug for ShutdownHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownHandle")
-            .field("requested", &self.is_shutdown_requested())
-            .finish()
+        f.debug_struct("ShutdownHandle").field("requested", &self.is_shutdown_requested()).finish()
     }
 }
 
