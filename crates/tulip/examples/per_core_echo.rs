@@ -154,7 +154,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let mut failed = false;
     for (i, r) in results.into_iter().enumerate() {
         match r {
-            Ok(n) => println!("loop {i} served {n} connections"),
+            Ok(n) => println!("loop {i} served {n} connection(s)"),
             Err(e) => {
                 println!("loop {i} failed: {e}");
                 failed = true;

@@ -57,7 +57,8 @@ impl<T> LoopGroup<T> {
 
     /// Requests shutdown (see the [module documentation](super)), waits
     /// for every loop to finish, and returns each loop's result, in loop
-    /// order.
+    /// order. Blocks the calling thread (at most about the grace period,
+    /// for mains that end when asked or when cancelled).
     pub fn shutdown(self) -> Vec<Result<T>> {
         self.shutdown.shutdown();
         self.join()
@@ -66,6 +67,7 @@ impl<T> LoopGroup<T> {
     /// Waits for every loop to finish — because its main returned, or
     /// because shutdown was requested through a [`ShutdownHandle`] or by a
     /// failing loop — and returns each loop's result, in loop order.
+    /// Blocks the calling thread.
     ///
     /// A thread that panicked outside the loop's own panic catching (a
     /// panic while dropping the main's output, say) gives an error of kind

@@ -22,7 +22,8 @@ pub enum ListenerMode {
     /// connections over the sockets by a hash of their addresses, so each
     /// loop accepts only its share and no loop wakes for another's
     /// connection. A connection still waiting in a socket's queue when its
-    /// loop closes that socket is reset.
+    /// loop closes that socket is reset (unless the kernel's
+    /// `net.ipv4.tcp_migrate_req` moves it to another socket).
     #[default]
     ReusePort,
     /// One socket, bound once; each loop gets a duplicate (`dup`) of it.
