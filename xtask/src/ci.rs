@@ -24,7 +24,12 @@ const TERMINATING_EXAMPLES: &[&str] = &[
     "starttls_streams",
     "subprocess_proto",
     "subprocess_communicate",
+    "per_core_echo",
 ];
+
+/// Terminating examples run once more with arguments, for a mode their
+/// default run does not cover.
+const EXAMPLE_VARIANTS: &[(&str, &[&str])] = &[("per_core_echo", &["--shared", "--loops", "3"])];
 
 /// How long one example may run before it counts as hung.
 const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -48,18 +53,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !skip_examples {
         cargo(&["build", "--release", "-p", "tulip", "--examples"], &[])?;
         for name in TERMINATING_EXAMPLES {
-            run_example(name)?;
+            run_example(name, &[])?;
+        }
+        for (name, args) in EXAMPLE_VARIANTS {
+            run_example(name, args)?;
         }
     }
     eprintln!("xtask: ci passed in {:.0?}", started.elapsed());
     Ok(())
 }
 
-/// Runs a built example, failing if it exits non-zero or hangs.
-fn run_example(name: &str) -> Result<(), String> {
+/// Runs a built example with `args`, failing if it exits non-zero or
+/// hangs.
+fn run_example(name: &str, args: &[&str]) -> Result<(), String> {
     let exe = crate::target_dir().join("release/examples").join(name);
-    eprintln!("xtask: $ {}", exe.display());
+    eprintln!("xtask: $ {} {}", exe.display(), args.join(" "));
     let mut child = Command::new(&exe)
+        .args(args)
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot run example {name}: {e}"))?;

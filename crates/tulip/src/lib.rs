@@ -4,7 +4,8 @@
 //! timers, futures, tasks), [`sync`] (locks, events, queues …), [`signals`]
 //! (Unix signal handlers on the loop), [`transports`] (protocols and
 //! transports: TCP, Unix sockets, UDP, pipes, socket operations, DNS), and —
-//! as they land — streams and subprocesses. Import
+//! as they land — streams and subprocesses. [`per_core`] runs one loop per
+//! core, all serving one address. Import
 //! [`prelude`] to get the loop type, its extension traits and the helpers in
 //! scope, so code reads like asyncio.
 //!
@@ -38,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod per_core;
 
 pub use loop_core as event_loop;
 pub use loop_process as process;
@@ -51,6 +53,7 @@ pub use loop_core::{
     ExceptionContext, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskRef, TimerHandle,
     current_task, get_event_loop, get_running_loop, new_event_loop, set_event_loop, sleep,
 };
+pub use per_core::{LoopContext, LoopGroup};
 
 /// Runs `fut` on a new loop and returns its output (asyncio's `run`).
 ///
@@ -77,6 +80,7 @@ where
 
 /// The names most programs need, in one import.
 pub mod prelude {
+    pub use crate::per_core::{LoopContext, LoopGroup};
     pub use crate::{Error, ErrorKind, Result};
     pub use loop_core::{
         Handle, Loop, LoopFuture, RemoteLoop, ReturnWhen, Task, TaskGroup, TaskRef, TimerHandle,
