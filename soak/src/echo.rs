@@ -152,25 +152,55 @@ pub(crate) fn run(scale: Scale) -> Result<String, String> {
     run_bounded(Duration::from_secs(scale.pick(300, 40)), async move {
         let lp = get_running_loop().map_err(|e| e.to_string())?;
         let (server, port) = echo_server(&lp).await?;
+        let clients = Clients { conns: 0..conns, per_conn, max_size, wave: 1000, seed: 7 };
+        let bytes = clients.run(&lp, port, None).await?;
+        server.close();
+        server.wait_closed().await;
+        let messages = conns * per_conn as u64;
+        Ok(format!(
+            "{conns} connections on one loop, {messages} messages (1..={max_size} B), {} MiB echoed, every byte checked",
+            bytes >> 20
+        ))
+    })
+}
+
+/// Checked echo clients: connections numbered `conns`, each sending
+/// `per_conn` messages of random sizes `1..=max_size` and checking every
+/// echoed byte, then closing. They connect `wave` at a time (so the listen
+/// backlog never overflows) and stay open until their last echo.
+pub(crate) struct Clients {
+    pub(crate) conns: std::ops::Range<u64>,
+    pub(crate) per_conn: usize,
+    pub(crate) max_size: usize,
+    pub(crate) wave: usize,
+    pub(crate) seed: u64,
+}
+
+impl Clients {
+    /// Connects them all to `port`, over TLS when `tls` is given, and
+    /// waits for every echo; returns the bytes echoed and checked.
+    pub(crate) async fn run(
+        self,
+        lp: &Loop,
+        port: u16,
+        tls: Option<TlsConnect>,
+    ) -> Result<u64, String> {
         let bytes = Rc::new(Cell::new(0u64));
-        let mut rng = SmallRng::seed_from_u64(7);
+        let mut rng = SmallRng::seed_from_u64(self.seed);
         let dones = Rc::new(RefCell::new(Vec::new()));
-        // Connect in waves so the listen backlog never overflows.
-        for wave in (0..conns).collect::<Vec<_>>().chunks(1000) {
+        for wave in self.conns.collect::<Vec<_>>().chunks(self.wave) {
             let mut pending = Vec::new();
             for &conn in wave {
                 let sizes: Vec<usize> =
-                    (0..per_conn).map(|_| rng.random_range(1..=max_size)).collect();
+                    (0..self.per_conn).map(|_| rng.random_range(1..=self.max_size)).collect();
                 let done = lp.create_future();
                 dones.borrow_mut().push(done.clone());
                 let b = bytes.clone();
                 let checker =
                     move || Checker { conn, sizes, msg: 0, got: 0, bytes: b, done, t: None };
-                let l2 = lp.clone();
-                let connect = async move {
-                    l2.create_connection(checker, "127.0.0.1", port, ConnectOptions::default())
-                        .await
-                };
+                let (l2, o2) = (lp.clone(), ConnectOptions::default().with_tls(tls.clone()));
+                let connect =
+                    async move { l2.create_connection(checker, "127.0.0.1", port, o2).await };
                 pending.push(lp.create_task(connect).map_err(|e| e.to_string())?);
             }
             for p in pending {
@@ -181,12 +211,6 @@ pub(crate) fn run(scale: Scale) -> Result<String, String> {
         for d in all {
             d.await.map_err(|e| e.to_string())??;
         }
-        server.close();
-        server.wait_closed().await;
-        let messages = conns * per_conn as u64;
-        Ok(format!(
-            "{conns} connections on one loop, {messages} messages (1..={max_size} B), {} MiB echoed, every byte checked",
-            bytes.get() >> 20
-        ))
-    })
+        Ok(bytes.get())
+    }
 }

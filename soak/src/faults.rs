@@ -1,7 +1,8 @@
 //! Misbehaving peers against one echo server: resets in the middle of
 //! writes and reads, half-closes, connections that send nothing
-//! (slowloris), and a client that never reads while it floods (flow control
-//! must bound what the server accepts). The server must keep serving.
+//! (slowloris), and clients that never read while they flood (flow control
+//! must bound what the server accepts, and its memory). The server must
+//! keep serving.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use tulip::prelude::*;
 
 use crate::echo::{echo_server, pattern};
+use crate::resources::rss_kib;
 use crate::{Scale, run_bounded};
 
 /// What the client thread saw.
@@ -17,29 +19,40 @@ struct Report {
     resets: usize,
     half_closes: usize,
     idle: usize,
-    flood_accepted: usize,
+    flood: Flooded,
 }
+
+/// A non-reading client that got this much accepted shows the server
+/// reads without applying flow control.
+const MAX_FLOOD_ACCEPTED: usize = 64 << 20;
+
+/// The process's RSS may grow this much while the flooders are held.
+const MAX_FLOOD_RSS_GROWTH_KIB: u64 = 64 << 10;
 
 pub(crate) fn run(scale: Scale) -> Result<String, String> {
     let rounds: usize = scale.pick(500, 50);
     let idle: usize = scale.pick(2000, 100);
+    let flooders: usize = scale.pick(50, 5);
     run_bounded(Duration::from_secs(scale.pick(180, 30)), async move {
         let lp = get_running_loop().map_err(|e| e.to_string())?;
         let (server, port) = echo_server(&lp).await?;
         // The misbehaving clients are blocking sockets on an executor
         // thread: the loop keeps serving while they run.
         let report = lp
-            .run_in_executor(move || clients(port, rounds, idle))
+            .run_in_executor(move || clients(port, rounds, idle, flooders))
             .await
             .map_err(|e| format!("the client thread: {e}"))??;
         server.close();
         server.wait_closed().await;
         Ok(format!(
-            "{} resets mid-write/mid-read, {} half-closes checked, {} idle connections held, a non-reading flooder got {} KiB accepted (flow control bound), server served throughout",
+            "{} resets mid-write/mid-read, {} half-closes checked, {} idle connections held, {} non-reading flooders got {} KiB accepted in all (at most {} KiB each: flow control bound), RSS +{} KiB while they were held, server served throughout",
             report.resets,
             report.half_closes,
             report.idle,
-            report.flood_accepted >> 10
+            report.flood.clients,
+            report.flood.total >> 10,
+            report.flood.most >> 10,
+            report.flood.rss_growth_kib
         ))
     })
 }
@@ -58,7 +71,7 @@ fn reset(s: TcpStream) -> Result<(), String> {
     Ok(())
 }
 
-fn clients(port: u16, rounds: usize, idle: usize) -> Result<Report, String> {
+fn clients(port: u16, rounds: usize, idle: usize, flooders: usize) -> Result<Report, String> {
     // Slowloris: connections that connect and send nothing, held throughout.
     let held: Vec<TcpStream> = (0..idle).map(|_| connect(port)).collect::<Result<_, _>>()?;
     let mut resets = 0;
@@ -89,7 +102,7 @@ fn clients(port: u16, rounds: usize, idle: usize) -> Result<Report, String> {
         }
         half_closes += 1;
     }
-    let flood_accepted = flood(port)?;
+    let flood = flood(port, flooders)?;
     // The idle connections are still served after all that.
     for (i, mut s) in held.into_iter().enumerate().step_by(97) {
         s.write_all(b"ping").map_err(|e| e.to_string())?;
@@ -99,36 +112,72 @@ fn clients(port: u16, rounds: usize, idle: usize) -> Result<Report, String> {
             return Err(format!("idle connection {i} got {buf:?}"));
         }
     }
-    Ok(Report { resets, half_closes, idle, flood_accepted })
+    Ok(Report { resets, half_closes, idle, flood })
 }
 
-/// A client that writes without ever reading: returns how much the kernel
-/// and the server accepted before the writes blocked. The server pauses
-/// reading once its echo backlog passes the high-water mark, so this stays
-/// bounded (a few socket buffers), far below what was offered.
-fn flood(port: u16) -> Result<usize, String> {
+/// What the non-reading flooders got through.
+struct Flooded {
+    clients: usize,
+    /// Bytes the kernel and the server accepted, in all and at most from
+    /// one client.
+    total: usize,
+    most: usize,
+    /// The process's RSS growth while the flooders were held (the
+    /// clients' side is a fixed buffer: this is the server's memory).
+    rss_growth_kib: u64,
+}
+
+/// Clients that write without ever reading, round-robin on non-blocking
+/// sockets until none can write more: each gets only what the kernel and
+/// the server accept before the server pauses reading (its echo backlog
+/// past the high-water mark), a few socket buffers, far below what was
+/// offered; the server's memory stays bounded.
+fn flood(port: u16, clients: usize) -> Result<Flooded, String> {
     const OFFERED: usize = 256 << 20;
-    let mut s = connect(port)?;
-    s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let rss_before = rss_kib();
+    let mut socks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let s = connect(port)?;
+        s.set_nonblocking(true).map_err(|e| e.to_string())?;
+        socks.push((s, 0usize));
+    }
     let chunk = vec![3u8; 64 << 10];
-    let mut accepted = 0;
     let mut idle_since = std::time::Instant::now();
-    while accepted < OFFERED && idle_since.elapsed() < Duration::from_millis(500) {
-        match s.write(&chunk) {
-            Ok(n) => {
-                accepted += n;
-                idle_since = std::time::Instant::now();
+    while idle_since.elapsed() < Duration::from_millis(500) {
+        let mut progressed = false;
+        for (s, accepted) in socks.iter_mut().filter(|(_, a)| *a < OFFERED) {
+            match s.write(&chunk) {
+                Ok(n) => {
+                    *accepted += n;
+                    progressed = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(format!("flood: {e}")),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
-            Err(e) => return Err(format!("flood: {e}")),
+        }
+        if progressed {
+            idle_since = std::time::Instant::now();
+        } else {
+            std::thread::yield_now();
         }
     }
-    if accepted >= 64 << 20 {
+    let rss_growth_kib = rss_kib().saturating_sub(rss_before);
+    let total = socks.iter().map(|(_, a)| a).sum();
+    let most = socks.iter().map(|(_, a)| *a).max().unwrap_or(0);
+    if most >= MAX_FLOOD_ACCEPTED {
         return Err(format!(
             "a client that never reads got {} MiB accepted: the server does not apply flow control",
-            accepted >> 20
+            most >> 20
         ));
     }
-    reset(s)?;
-    Ok(accepted)
+    if rss_growth_kib >= MAX_FLOOD_RSS_GROWTH_KIB {
+        return Err(format!(
+            "RSS grew by {} MiB while {clients} clients flooded without reading",
+            rss_growth_kib >> 10
+        ));
+    }
+    for (s, _) in socks {
+        reset(s)?;
+    }
+    Ok(Flooded { clients, total, most, rss_growth_kib })
 }

@@ -10,10 +10,12 @@
 
 mod cancel;
 mod echo;
+mod emfile;
 mod faults;
 mod process;
 mod resources;
 mod signals;
+mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -47,6 +49,8 @@ const SCENARIOS: &[Scenario] = &[
     Scenario { name: "cancel", rss_tolerance_mib: 64, run: cancel::run },
     Scenario { name: "signals", rss_tolerance_mib: 32, run: signals::run },
     Scenario { name: "process", rss_tolerance_mib: 32, run: process::run },
+    Scenario { name: "emfile", rss_tolerance_mib: 32, run: emfile::run },
+    Scenario { name: "tls", rss_tolerance_mib: 64, run: tls::run },
 ];
 
 fn main() -> std::process::ExitCode {
@@ -55,7 +59,9 @@ fn main() -> std::process::ExitCode {
     let only: Vec<&str> =
         args.iter().filter(|a| !a.starts_with("--")).map(String::as_str).collect();
     if let Some(bad) = only.iter().find(|n| !SCENARIOS.iter().any(|s| s.name == **n)) {
-        eprintln!("tulip-soak: no scenario {bad:?}; scenarios: echo faults cancel signals process");
+        eprintln!(
+            "tulip-soak: no scenario {bad:?}; scenarios: echo faults cancel signals process emfile tls"
+        );
         return std::process::ExitCode::from(2);
     }
     raise_fd_limit();
@@ -115,6 +121,23 @@ fn raise_fd_limit() {
     let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     let raised = rustix::process::Rlimit { current: lim.maximum, maximum: lim.maximum };
     let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
+}
+
+/// Waits (polling every 10 ms) until `cond` holds; fails naming `what`
+/// after `limit`.
+pub(crate) async fn wait_until(
+    what: &str,
+    limit: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        if Instant::now() >= deadline {
+            return Err(format!("{what}: not within {limit:?}"));
+        }
+        tulip::sleep(Duration::from_millis(10)).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Runs `body` on a new loop through `tulip::run`, failing it after

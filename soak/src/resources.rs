@@ -76,6 +76,17 @@ impl fmt::Display for Snapshot {
     }
 }
 
+/// This process's resident set size, alone (cheap enough to sample often).
+pub(crate) fn rss_kib() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// This process's children and how many of them are zombies.
 fn children() -> (usize, usize) {
     let me = std::process::id().to_string();
