@@ -3,7 +3,9 @@
 //!
 //! The same echo servers as the `tcp` benchmark (tulip's protocol echo,
 //! tokio's current-thread runtime, and the hand-written epoll floor,
-//! level- and edge-triggered), each single-threaded in its own process pinned
+//! level- and edge-triggered; `tulip-level` is tulip with every fd
+//! registered level-triggered, as before issue 14, through a wrapping
+//! driver), each single-threaded in its own process pinned
 //! to CPU 0; the load generator (this process, tokio) runs on CPU 1. Every
 //! point runs `TULIP_BENCH_REPS` (default 5) interleaved repetitions: the
 //! tables give each implementation's median, and the tulip-to-peer ratio is
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use tulip_bench::{Better, ServerProc, Table, print_header};
 
 const POINTS: [usize; 3] = [1000, 5000, 10_000];
-const IMPLS: [&str; 4] = ["tulip", "tokio", "floor-epoll", "floor-epoll-et"];
+const IMPLS: [&str; 5] = ["tulip", "tokio", "floor-epoll", "floor-epoll-et", "tulip-level"];
 const SIZE: usize = 1024;
 const WARMUP: Duration = Duration::from_millis(500);
 /// Connections being set up at once (a connect storm would overflow the
@@ -199,7 +201,8 @@ fn echo_case(which: &str, conns: usize, measure: Duration) -> (f64, f64) {
 /// Server RSS per idle connection: `conns` clients each echo one message,
 /// then stay connected and silent.
 fn idle_memory(conns: usize, reps: usize) {
-    let impls: Vec<&str> = impls().into_iter().filter(|i| *i != "floor-epoll-et").collect();
+    let impls: Vec<&str> =
+        impls().into_iter().filter(|i| !matches!(*i, "floor-epoll-et" | "tulip-level")).collect();
     let mut per = vec![Vec::new(); impls.len()];
     for _ in 0..reps {
         for (i, which) in impls.iter().enumerate() {

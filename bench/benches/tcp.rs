@@ -71,7 +71,7 @@ fn main() {
 }
 
 fn tcp_cases(measure: Duration) {
-    let impls = ["tulip", "tokio", "smol", "floor-epoll"];
+    let impls = ["tulip", "tokio", "smol", "floor-epoll", "tulip-level"];
     for &size in &SIZES {
         for &conns in &CONNS {
             let mut rate = Table::new(

@@ -4,8 +4,9 @@
 
 pub(super) fn run(which: &str) {
     match which {
-        "tulip" => tulip_server(false),
-        "tulip-two-writes" => tulip_server(true),
+        "tulip" => tulip_server(new_loop(false), false),
+        "tulip-level" => tulip_server(new_loop(true), false),
+        "tulip-two-writes" => tulip_server(new_loop(false), true),
         "tokio" => tokio_server(),
         "smol" => smol_server(),
         "floor-epoll" => floor::run(false),
@@ -22,7 +23,46 @@ fn announce(port: u16) {
     std::io::stdout().flush().unwrap();
 }
 
-fn tulip_server(two_writes: bool) {
+/// A loop on the default epoll driver; `level_only` registers every fd
+/// level-triggered (the stream transports' edge-triggered watching turned
+/// off, to measure what it buys).
+fn new_loop(level_only: bool) -> loop_core::Loop {
+    use loop_core::driver::{Driver, EpollDriver, Event, Interest, Notify};
+    use std::os::fd::BorrowedFd;
+
+    struct LevelOnly(EpollDriver);
+    impl Driver for LevelOnly {
+        fn register(&mut self, fd: BorrowedFd<'_>, i: Interest) -> std::io::Result<()> {
+            self.0.register(fd, i.with_edge(false))
+        }
+        fn reregister(&mut self, fd: BorrowedFd<'_>, i: Interest) -> std::io::Result<()> {
+            self.0.reregister(fd, i.with_edge(false))
+        }
+        fn deregister(&mut self, fd: BorrowedFd<'_>) -> std::io::Result<()> {
+            self.0.deregister(fd)
+        }
+        fn poll(
+            &mut self,
+            timeout: Option<std::time::Duration>,
+            events: &mut Vec<Event>,
+        ) -> std::io::Result<()> {
+            self.0.poll(timeout, events)
+        }
+        fn notifier(&self) -> std::sync::Arc<dyn Notify> {
+            self.0.notifier()
+        }
+        fn close(&mut self) {
+            self.0.close()
+        }
+    }
+    if level_only {
+        loop_core::Loop::with_driver(Box::new(LevelOnly(EpollDriver::new().unwrap())), None)
+    } else {
+        loop_core::Loop::new().unwrap()
+    }
+}
+
+fn tulip_server(lp: loop_core::Loop, two_writes: bool) {
     use loop_transports::{BaseProtocol, NetExt, Protocol, ServerOptions, TransportRef};
 
     struct Echo {
@@ -46,7 +86,6 @@ fn tulip_server(two_writes: bool) {
             }
         }
     }
-    let lp = loop_core::Loop::new().unwrap();
     let l = lp.clone();
     lp.run_until_complete(async move {
         let server = l
