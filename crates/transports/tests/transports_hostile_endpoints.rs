@@ -453,6 +453,51 @@ fn write_buffer_limits_at_the_ends_of_usize() {
     });
 }
 
+#[test]
+fn datagram_endpoint_option_combinations_that_cannot_work() {
+    run(|lp| async move {
+        // Local IPv4, remote IPv6: no family in common.
+        let opts = DatagramOptions::default()
+            .with_local_addr(Some(Endpoint::inet("127.0.0.1", 0)))
+            .with_remote_addr(Some(Endpoint::inet("::1", 9)));
+        let m =
+            invalid("v4 + v6", prompt("dg", lp.create_datagram_endpoint(Dg::default, opts)).await);
+        assert!(m.contains("family"), "{m}");
+        // A family the address does not have.
+        let opts = DatagramOptions::default()
+            .with_family(Family::Inet6)
+            .with_local_addr(Some(Endpoint::inet("127.0.0.1", 0)));
+        let r = prompt("dg", lp.create_datagram_endpoint(Dg::default, opts)).await;
+        assert!(matches!(r, Err(Error::Resolve { .. })), "{:?}", r.as_ref().err());
+        // A local port already taken: the bind's errno, per address.
+        let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let opts =
+            DatagramOptions::default().with_local_addr(Some(Endpoint::inet("127.0.0.1", port)));
+        let r = prompt("dg", lp.create_datagram_endpoint(Dg::default, opts)).await;
+        assert!(matches!(r, Err(Error::Connect(_))), "{:?}", r.as_ref().err());
+        errno("taken port", r, &[Errno::ADDRINUSE]);
+        // A Unix endpoint bound where a regular file is: never replaced.
+        let file = temp_path("dg-file");
+        std::fs::write(&file, b"keep").unwrap();
+        let opts = DatagramOptions::default()
+            .with_local_addr(Some(Endpoint::Unix(UnixAddress::path(&file))));
+        let m = invalid("file", prompt("dg", lp.create_datagram_endpoint(Dg::default, opts)).await);
+        assert!(m.contains("not a socket"), "{m}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+        std::fs::remove_file(&file).unwrap();
+        // A Unix remote nobody listens on: the connect's errno.
+        let opts = DatagramOptions::default()
+            .with_remote_addr(Some(Endpoint::Unix(UnixAddress::path(temp_path("nobody")))));
+        let r = prompt("dg", lp.create_datagram_endpoint(Dg::default, opts)).await;
+        errno("nobody", r, &[Errno::NOENT]);
+        // A stream socket where a datagram one is needed.
+        let (s, _) = UnixStream::pair().unwrap();
+        let opts = DatagramOptions::default().with_sock(Some(s.into()));
+        invalid("stream sock", prompt("dg", lp.create_datagram_endpoint(Dg::default, opts)).await);
+    });
+}
+
 /// A datagram protocol that ignores everything.
 #[derive(Default)]
 struct Dg;
