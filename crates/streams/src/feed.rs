@@ -109,7 +109,12 @@ impl Feed {
             st.buffered += data.len();
             let waker = st.waiter.take().map(|(_, w)| w);
             let pause = match &st.transport {
-                Some(t) if !st.paused && !st.reading_to_eof && st.buffered > 2 * st.limit => {
+                // Saturating: a limit above `usize::MAX / 2` never pauses.
+                Some(t)
+                    if !st.paused
+                        && !st.reading_to_eof
+                        && st.buffered > st.limit.saturating_mul(2) =>
+                {
                     Some(t.clone())
                 }
                 _ => None,

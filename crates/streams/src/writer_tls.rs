@@ -48,9 +48,11 @@ impl StreamWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] with the transports' error:
-    /// [`Closed`](loop_transports::Error::Closed) when the writer is
-    /// closed; [`InvalidState`](loop_transports::Error::InvalidState) when
+    /// [`Error::ConnectionLost`] when the writer is closed (`drain`, which
+    /// runs first, reports it, as asyncio's does); [`Error::Transport`]
+    /// with the transports' error:
+    /// [`Closed`](loop_transports::Error::Closed) when the transport
+    /// closes during the call; [`InvalidState`](loop_transports::Error::InvalidState) when
     /// an upgrade of this connection is already running;
     /// [`InvalidArgument`](loop_transports::Error::InvalidArgument) for a
     /// client without a server name (there is no host here: set

@@ -66,6 +66,15 @@ impl Address {
         }
     }
 
+    /// As [`UnixAddress::check`] for a Unix address; an internet address
+    /// always fits.
+    pub(crate) fn check(&self) -> Result<()> {
+        match self {
+            Address::Inet(_) => Ok(()),
+            Address::Unix(u) => u.check(),
+        }
+    }
+
     pub(crate) fn to_any(&self) -> Result<SocketAddrAny> {
         Ok(match self {
             Address::Inet(a) => SocketAddrAny::from(*a),
@@ -111,7 +120,24 @@ impl UnixAddress {
             UnixAddress::Abstract(name) => SocketAddrUnix::new_abstract_name(name),
             UnixAddress::Unnamed => return Ok(SocketAddrUnix::new_unnamed()),
         };
-        r.map_err(|e| Error::invalid(format!("bad Unix socket address {self}: {e}")))
+        r.map_err(|e| {
+            let why = match e {
+                rustix::io::Errno::NAMETOOLONG => {
+                    "longer than a Unix socket address can hold (107 bytes)"
+                }
+                rustix::io::Errno::INVAL => "the path contains a NUL byte",
+                _ => "not a Unix socket address",
+            };
+            Error::invalid(format!("bad Unix socket address {self:?}: {why}"))
+        })
+    }
+
+    /// Fails with [`Error::InvalidArgument`] unless this address fits in a
+    /// `sockaddr_un`: a path without NUL bytes, no longer than 107 bytes
+    /// (an abstract name: 106). Checked before any socket is made, so a bad
+    /// address never reaches the OS as an error without an errno.
+    pub(crate) fn check(&self) -> Result<()> {
+        self.to_rustix().map(drop)
     }
 }
 

@@ -121,6 +121,9 @@ pub(crate) async fn getaddrinfo(
     port: u16,
     hints: AddrInfoHints,
 ) -> Result<Vec<AddrInfo>> {
+    if let Some(h) = host.filter(|h| h.contains('\0')) {
+        return Err(Error::invalid(format!("host name {h:?} contains a NUL byte")));
+    }
     if let Some(ip) = host.and_then(|h| h.parse::<IpAddr>().ok()) {
         let addr = SocketAddr::new(ip, port);
         let family = if ip.is_ipv4() { Family::Inet } else { Family::Inet6 };

@@ -56,7 +56,9 @@ pub trait NetExt: sealed::Sealed {
     /// resolve; [`Error::Connect`](crate::Error::Connect) listing each
     /// address's failure when none accepted;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
-    /// conflicting options; [`Error::ProtocolPanicked`](crate::Error::ProtocolPanicked)
+    /// conflicting options, a host name with a NUL byte, or a `sock` that
+    /// is not a connected stream socket (a datagram or listening socket);
+    /// [`Error::ProtocolPanicked`](crate::Error::ProtocolPanicked)
     /// when `connection_made` panicked.
     ///
     /// # Cancel safety
@@ -84,7 +86,9 @@ pub trait NetExt: sealed::Sealed {
     /// resolve; [`Error::Bind`](crate::Error::Bind) when binding fails
     /// (the address, and the OS error with its errno);
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
-    /// conflicting options or a zero backlog.
+    /// conflicting options, a zero backlog, [`Family::Unix`](crate::Family::Unix)
+    /// (that is [`create_unix_server`](NetExt::create_unix_server)) or a
+    /// host name with a NUL byte.
     ///
     /// # Cancel safety
     ///
@@ -107,8 +111,9 @@ pub trait NetExt: sealed::Sealed {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) unless
-    /// exactly one of `path` and `sock` is given (or `sock` is not a Unix
-    /// stream socket); [`Error::Connect`](crate::Error::Connect) naming
+    /// exactly one of `path` and `sock` is given, for a path no socket can
+    /// have (a NUL byte, too long), or when `sock` is not a Unix stream
+    /// socket or is listening; [`Error::Connect`](crate::Error::Connect) naming
     /// the path when the connection fails (`io_error()` / `raw_os_error()`
     /// give the OS error).
     ///
@@ -136,8 +141,8 @@ pub trait NetExt: sealed::Sealed {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
-    /// `path` exists and is not a socket, or for conflicting options;
-    /// [`Error::Bind`](crate::Error::Bind) when binding fails.
+    /// `path` exists and is not a socket, for a path no socket can have (a
+    /// NUL byte, too long), or for conflicting options; [`Error::Bind`](crate::Error::Bind) when binding fails.
     ///
     /// # Cancel safety
     ///
@@ -158,7 +163,7 @@ pub trait NetExt: sealed::Sealed {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
-    /// `sock` is not a stream socket.
+    /// `sock` is not a stream socket, or is a listening one.
     ///
     /// # Cancel safety
     ///
@@ -294,8 +299,12 @@ pub trait NetExt: sealed::Sealed {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
-    /// regular file; an OS error if the fd is invalid.
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) unless
+    /// `pipe` is a pipe, a socket or a character device (as asyncio
+    /// checks) open for reading — for [`connect_write_pipe`](NetExt::connect_write_pipe),
+    /// for writing; the loop's [`InvalidFd`](loop_core::Error::InvalidFd)
+    /// (in [`Error::Loop`](crate::Error::Loop)) for a character device
+    /// epoll cannot watch (`/dev/null`); an OS error if the fd is invalid.
     ///
     /// # Cancel safety
     ///
@@ -333,7 +342,8 @@ pub trait NetExt: sealed::Sealed {
     /// # Errors
     ///
     /// [`Error::Resolve`](crate::Error::Resolve) with the resolver's
-    /// message.
+    /// message; [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// for a host name with a NUL byte (no resolver is asked).
     ///
     /// # Cancel safety
     ///
@@ -393,7 +403,7 @@ pub trait NetExt: sealed::Sealed {
     /// [`Error::SendfileInProgress`](crate::Error::SendfileInProgress) when
     /// another `sendfile` is running on `transport`;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
-    /// `count` of 0; [`Error::Unsupported`](crate::Error::Unsupported) for a
+    /// `count` of 0 or an `offset` above `i64::MAX`; [`Error::Unsupported`](crate::Error::Unsupported) for a
     /// read pipe's transport; [`Error::Closed`](crate::Error::Closed) when
     /// the transport closes; [`Error::Io`](crate::Error::Io) when sending
     /// or reading fails (`ESPIPE` for an offset in a file that cannot

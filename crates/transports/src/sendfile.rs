@@ -136,9 +136,18 @@ impl<'a> Source<'a> {
     }
 }
 
-fn check_count(count: Option<u64>) -> Result<()> {
+/// asyncio's checks (a positive count), and an offset a file can have:
+/// offsets are `off_t`, so one above `i64::MAX` names no byte of any file
+/// (the kernel's `EINVAL` would read as "sendfile not available").
+fn check_params(offset: u64, count: Option<u64>) -> Result<()> {
     if count == Some(0) {
         return Err(Error::invalid("count must be a positive integer (got 0)"));
+    }
+    if i64::try_from(offset).is_err() {
+        return Err(Error::invalid(format!(
+            "offset {offset} is beyond the largest file offset ({})",
+            i64::MAX
+        )));
     }
     Ok(())
 }
@@ -155,7 +164,7 @@ pub(crate) async fn sock_sendfile(
     if sys::socket_type(sock)? != rustix::net::SocketType::STREAM {
         return Err(Error::invalid("sock_sendfile needs a SOCK_STREAM socket"));
     }
-    check_count(count)?;
+    check_params(offset, count)?;
     let src = Source::new(lp, file)?;
     let mut sent = 0u64;
     let r = async {
@@ -199,7 +208,7 @@ pub(crate) async fn sendfile(
     count: Option<u64>,
     fallback: bool,
 ) -> Result<u64> {
-    check_count(count)?;
+    check_params(offset, count)?;
     let src = Source::new(lp, file)?;
     if transport.is_closing() {
         return Err(Error::Closed);

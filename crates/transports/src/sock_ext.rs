@@ -29,6 +29,18 @@ use crate::{sendfile, sock_ops};
 /// Sealed: implemented for [`Loop`] only.
 pub trait SockExt: sealed::Sealed {
     /// Receives up to `n` bytes (`recv`); empty at EOF.
+    ///
+    /// The buffer for `n` bytes is reserved, not filled, before the call:
+    /// a large `n` costs address space, not memory, and what is left of it
+    /// after a short read is given back. As in asyncio, `n == 0` (like an
+    /// empty buffer for [`sock_recv_into`](SockExt::sock_recv_into))
+    /// completes, empty, once the socket is readable — at once when data
+    /// or EOF is pending — and consumes nothing from a stream.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when no
+    /// buffer of `n` bytes can be allocated (asyncio's `MemoryError`).
     fn sock_recv(&self, sock: impl AsFd, n: usize) -> impl Future<Output = Result<Vec<u8>>>;
     /// Receives into `buf`; the number of bytes.
     fn sock_recv_into(
@@ -36,7 +48,13 @@ pub trait SockExt: sealed::Sealed {
         sock: impl AsFd,
         buf: &mut [u8],
     ) -> impl Future<Output = Result<usize>>;
-    /// Receives one datagram of up to `n` bytes and its sender.
+    /// Receives one datagram of up to `n` bytes and its sender. The buffer
+    /// is reserved as for [`sock_recv`](SockExt::sock_recv).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when no
+    /// buffer of `n` bytes can be allocated.
     fn sock_recvfrom(
         &self,
         sock: impl AsFd,
@@ -51,6 +69,11 @@ pub trait SockExt: sealed::Sealed {
     /// Sends all of `data`.
     fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> impl Future<Output = Result<()>>;
     /// Sends one datagram to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a Unix
+    /// address no socket can have (a NUL byte, too long).
     fn sock_sendto(
         &self,
         sock: impl AsFd,
@@ -58,6 +81,13 @@ pub trait SockExt: sealed::Sealed {
         addr: &Address,
     ) -> impl Future<Output = Result<usize>>;
     /// Connects to `addr`, resolving a host name first if needed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a Unix
+    /// address no socket can have (a NUL byte, too long);
+    /// [`Error::Resolve`](crate::Error::Resolve) for a name that does not
+    /// resolve.
     fn sock_connect(
         &self,
         sock: impl AsFd,
@@ -81,10 +111,7 @@ pub trait SockExt: sealed::Sealed {
 
 impl SockExt for Loop {
     async fn sock_recv(&self, sock: impl AsFd, n: usize) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; n];
-        let got = sock_ops::sock_recv_into(self, sock.as_fd(), &mut buf).await?;
-        buf.truncate(got);
-        Ok(buf)
+        sock_ops::sock_recv(self, sock.as_fd(), n).await
     }
 
     async fn sock_recv_into(&self, sock: impl AsFd, buf: &mut [u8]) -> Result<usize> {
@@ -92,10 +119,7 @@ impl SockExt for Loop {
     }
 
     async fn sock_recvfrom(&self, sock: impl AsFd, n: usize) -> Result<(Vec<u8>, Address)> {
-        let mut buf = vec![0u8; n];
-        let (got, from) = sock_ops::sock_recvfrom_into(self, sock.as_fd(), &mut buf).await?;
-        buf.truncate(got);
-        Ok((buf, from))
+        sock_ops::sock_recvfrom(self, sock.as_fd(), n).await
     }
 
     async fn sock_recvfrom_into(

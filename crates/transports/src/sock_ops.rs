@@ -37,6 +37,51 @@ pub(crate) async fn retry<T>(
     }
 }
 
+/// A receive buffer with room for `n` bytes: reserved (fallibly) but not
+/// initialised, so the pages a read does not fill are never touched.
+fn recv_buffer(n: usize) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(n).map_err(|e| {
+        Error::invalid(format!("cannot allocate a receive buffer of {n} bytes: {e}"))
+    })?;
+    Ok(buf)
+}
+
+/// Spare capacity above which a received buffer is shrunk to its length,
+/// so a short read into a huge buffer does not keep the reservation.
+const KEEP_SPARE: usize = 64 * 1024;
+
+fn shrink(mut buf: Vec<u8>) -> Vec<u8> {
+    if buf.capacity() - buf.len() > KEEP_SPARE {
+        buf.shrink_to_fit();
+    }
+    buf
+}
+
+pub(crate) async fn sock_recv(lp: &Loop, sock: BorrowedFd<'_>, n: usize) -> Result<Vec<u8>> {
+    if n == 0 {
+        sock_recv_into(lp, sock, &mut []).await?;
+        return Ok(Vec::new());
+    }
+    let mut buf = recv_buffer(n)?;
+    retry(lp, sock, Interest::Read, |fd| sys::recv_spare(fd, &mut buf)).await?;
+    Ok(shrink(buf))
+}
+
+pub(crate) async fn sock_recvfrom(
+    lp: &Loop,
+    sock: BorrowedFd<'_>,
+    n: usize,
+) -> Result<(Vec<u8>, Address)> {
+    if n == 0 {
+        let (_, from) = sock_recvfrom_into(lp, sock, &mut []).await?;
+        return Ok((Vec::new(), from));
+    }
+    let mut buf = recv_buffer(n)?;
+    let (_, a) = retry(lp, sock, Interest::Read, |fd| sys::recvfrom_spare(fd, &mut buf)).await?;
+    Ok((shrink(buf), a.unwrap_or(Address::Unix(crate::address::UnixAddress::Unnamed))))
+}
+
 pub(crate) async fn sock_recv_into(
     lp: &Loop,
     sock: BorrowedFd<'_>,
@@ -72,13 +117,17 @@ pub(crate) async fn sock_sendto(
     data: &[u8],
     addr: &Address,
 ) -> Result<usize> {
+    addr.check()?;
     retry(lp, sock, Interest::Write, |fd| sys::sendto(fd, data, addr)).await
 }
 
 pub(crate) async fn sock_connect(lp: &Loop, sock: BorrowedFd<'_>, addr: Endpoint) -> Result<()> {
     check_nonblocking(sock)?;
     let target = match addr {
-        Endpoint::Unix(u) => Address::Unix(u),
+        Endpoint::Unix(u) => {
+            u.check()?;
+            Address::Unix(u)
+        }
         Endpoint::Inet(host, port) => {
             let family = match sys::socket_domain(sock)? {
                 rustix::net::AddressFamily::INET6 => crate::options::Family::Inet6,

@@ -90,6 +90,22 @@ pub(crate) fn recvfrom(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
     Ok((n, addr.and_then(Address::from_any)))
 }
 
+/// `recv` into the spare capacity of `buf` (which must have some): the
+/// bytes received are appended, never zeroed first.
+pub(crate) fn recv_spare(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<usize> {
+    Ok(rustix::net::recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::empty())?.0)
+}
+
+/// `recvfrom` into the spare capacity of `buf` (which must have some).
+pub(crate) fn recvfrom_spare(
+    fd: BorrowedFd<'_>,
+    buf: &mut Vec<u8>,
+) -> io::Result<(usize, Option<Address>)> {
+    let (n, _, addr) =
+        rustix::net::recvfrom(fd, rustix::buffer::spare_capacity(buf), RecvFlags::empty())?;
+    Ok((n, addr.and_then(Address::from_any)))
+}
+
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(rustix::io::read(fd, buf)?)
 }
@@ -175,6 +191,22 @@ pub(crate) fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
         rustix::fs::fcntl_setfl(fd, flags | OFlags::NONBLOCK)?;
     }
     Ok(())
+}
+
+/// The type of the file `fd` refers to.
+pub(crate) fn file_type(fd: BorrowedFd<'_>) -> io::Result<rustix::fs::FileType> {
+    Ok(rustix::fs::FileType::from_raw_mode(rustix::fs::fstat(fd)?.st_mode))
+}
+
+/// Whether `fd` is open for reading, and for writing.
+pub(crate) fn access_mode(fd: BorrowedFd<'_>) -> io::Result<(bool, bool)> {
+    let mode = rustix::fs::fcntl_getfl(fd)? & OFlags::RWMODE;
+    Ok((mode != OFlags::WRONLY, mode != OFlags::RDONLY))
+}
+
+/// Whether `fd` is a listening socket (`SO_ACCEPTCONN`).
+pub(crate) fn is_listening(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(sockopt::socket_acceptconn(fd)?)
 }
 
 /// Whether `fd` is a socket.

@@ -335,6 +335,9 @@ fn open_unix(opts: &DatagramOptions) -> Result<Opened> {
     };
     let local = unix(&opts.local_addr)?;
     let remote = unix(&opts.remote_addr)?;
+    for a in local.iter().chain(remote.iter()) {
+        a.check()?;
+    }
     let fd = sys::socket(AddressFamily::UNIX, SocketType::DGRAM)?;
     if let Some(l) = local {
         if let UnixAddress::Path(p) = &l {

@@ -16,7 +16,7 @@ use crate::options::DEFAULT_BACKLOG;
 use crate::protocol::IntoStreamProtocol;
 use crate::readiness::{Interest, ready};
 use crate::sys;
-use crate::tcp::connect::{check_stream_socket, start_stream};
+use crate::tcp::connect::{check_connection_socket, check_stream_socket, start_stream};
 use crate::tcp::server::{OwnedPath, ProtocolFactory, Server};
 use crate::tls::{TlsAccept, TlsConnect};
 use crate::transport::TransportRef;
@@ -124,7 +124,7 @@ where
         (Some(_), Some(_)) => return Err(Error::invalid("path and sock may not both be given")),
         (None, None) => return Err(Error::invalid("path or sock is required")),
         (None, Some(sock)) => {
-            check_stream_socket(&sock)?;
+            check_connection_socket(&sock)?;
             if sys::socket_domain(sock.as_fd())? != AddressFamily::UNIX {
                 return Err(Error::invalid("a Unix (AF_UNIX) socket was expected"));
             }
@@ -132,6 +132,7 @@ where
             sock
         }
         (Some(addr), None) => {
+            addr.check()?;
             let fd = sys::socket(AddressFamily::UNIX, SocketType::STREAM)?;
             let target = Address::Unix(addr);
             let connected =
@@ -177,6 +178,7 @@ pub(crate) async fn create_unix_server(
             sock
         }
         (Some(addr), None) => {
+            addr.check()?;
             if let UnixAddress::Path(p) = &addr {
                 remove_stale_socket(p)?;
             }
@@ -212,7 +214,7 @@ pub(crate) async fn connect_accepted_socket<P, M>(
 where
     P: IntoStreamProtocol<M>,
 {
-    check_stream_socket(&sock)?;
+    check_connection_socket(&sock)?;
     sys::set_nonblocking(&sock)?;
     if crate::tcp::connect::is_inet(&sock) {
         let _ = sys::set_nodelay(sock.as_fd(), true);

@@ -63,6 +63,10 @@ impl TestLoop {
 
     /// Moves virtual time forward (timers now due run at the next
     /// iteration).
+    ///
+    /// # Panics
+    ///
+    /// As [`VirtualClock::advance`]: past the end of `Instant`'s range.
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }

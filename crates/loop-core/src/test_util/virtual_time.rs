@@ -29,6 +29,12 @@ impl VirtualClock {
     }
 
     /// Moves time forward by `by`.
+    ///
+    /// # Panics
+    ///
+    /// When the new time is past the end of `Instant`'s range (a test
+    /// asking for that has a bug; the loop's own APIs refuse such
+    /// deadlines with an error).
     pub fn advance(&self, by: Duration) {
         self.now.set(self.now.get() + by);
     }
@@ -50,6 +56,11 @@ impl Clock for VirtualClock {
 /// driver is polled without blocking and the virtual clock jumps by the
 /// timeout (so the timer the loop was waiting for is due). A wait without a
 /// timeout (nothing scheduled) blocks in the inner driver as usual.
+///
+/// The loop caps one poll's timeout at a day (asyncio's
+/// `MAXIMUM_SELECT_TIMEOUT`), so a timer further away is reached in steps
+/// of a day, one iteration each: ten years are 3,650 iterations, but a
+/// timer near the end of `Instant`'s range is out of reach.
 #[derive(Debug)]
 pub struct VirtualTimeDriver<D> {
     inner: D,

@@ -36,7 +36,7 @@ where
                     "local_addr and happy_eyeballs_delay may not be given together with sock",
                 ));
             }
-            check_stream_socket(&sock)?;
+            check_connection_socket(&sock)?;
             sys::set_nonblocking(&sock)?;
             sock
         }
@@ -85,6 +85,19 @@ pub(crate) fn check_stream_socket(sock: &OwnedFd) -> Result<()> {
     }
     if sys::socket_type(sock.as_fd())? != SocketType::STREAM {
         return Err(Error::invalid("a stream (SOCK_STREAM) socket was expected"));
+    }
+    Ok(())
+}
+
+/// [`check_stream_socket`], and not listening: a connection's socket must
+/// be connected (a listening one would never be readable as a stream, and
+/// the transport would wait for data forever).
+pub(crate) fn check_connection_socket(sock: &OwnedFd) -> Result<()> {
+    check_stream_socket(sock)?;
+    if sys::is_listening(sock.as_fd())? {
+        return Err(Error::invalid(
+            "sock is a listening socket; a connected stream socket was expected",
+        ));
     }
     Ok(())
 }

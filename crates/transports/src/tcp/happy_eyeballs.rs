@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use loop_core::{Loop, Sleep, sleep};
+use loop_core::{Loop, Sleep, sleep_until};
 use rustix::net::SocketType;
 
 use crate::address::Address;
@@ -131,7 +131,12 @@ pub(crate) async fn connect(
                     Box::pin(attempt(lp.clone(), addr, locals.map(<[_]>::to_vec))),
                 ));
                 timer = match delay {
-                    Some(d) if next < addrs.len() => Some(Box::pin(sleep(d))),
+                    // A delay past the end of the clock never ends (`sleep`
+                    // would fail at once, which would start the next attempt
+                    // at once): the next attempt waits for this one to fail.
+                    Some(d) if next < addrs.len() => {
+                        lp.time().checked_add(d).map(|at| Box::pin(sleep_until(at)))
+                    }
                     _ => None,
                 };
                 continue;
@@ -168,6 +173,7 @@ mod tests {
     use std::time::Instant;
 
     use futures_lite::future;
+    use loop_core::sleep;
     use loop_core::test_util::open_fd_count;
 
     fn a(s: &str) -> SocketAddr {

@@ -25,6 +25,11 @@ pub(crate) async fn create_server(
     if opts.backlog == 0 {
         return Err(Error::invalid("backlog must be at least 1"));
     }
+    if opts.family == Family::Unix {
+        return Err(Error::invalid(
+            "family Unix is for create_unix_server; create_server listens on TCP",
+        ));
+    }
     let sockets = match opts.sock.take() {
         Some(sock) => {
             if hosts != Hosts::Any || port != 0 {

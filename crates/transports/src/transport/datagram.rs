@@ -327,6 +327,7 @@ impl DatagramTransport for DatagramSocketTransport {
             (None, None) => {
                 return Err(Error::invalid("an address is required on an unconnected socket"));
             }
+            (_, Some(a)) => a.check()?,
             _ => {}
         }
         if self.queue.borrow().is_empty() {

@@ -215,7 +215,8 @@ pub trait DatagramTransport: BaseTransport {
     ///
     /// [`Error::Closed`](crate::Error::Closed) once closing;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `addr`
-    /// is missing and there is no `remote_addr`, or differs from it.
+    /// is missing and there is no `remote_addr`, or differs from it, and
+    /// for a Unix address no socket can have (a NUL byte, too long).
     fn sendto(&self, data: &[u8], addr: Option<&Address>) -> Result<()>;
 
     /// Closes at once, dropping queued datagrams; `connection_lost(None)`
