@@ -33,6 +33,9 @@ use std::time::{Duration, Instant};
 use loop_core::test_util::TestLoop;
 
 use self::model::Model;
+// What the tests use to write scripts by hand (the fuzz target only
+// decodes bytes).
+#[allow(unused_imports)]
 pub use self::ops::{Action, Op, Outcome, decode};
 use self::real::{Sched, take_problems, with_world};
 

@@ -48,9 +48,15 @@ mod peer;
 mod pki;
 mod script;
 
+// What the tests use to write scripts by hand (the fuzz target only
+// decodes bytes).
+#[allow(unused_imports)]
 pub use self::driver::{Summary, run};
+#[allow(unused_imports)]
 pub use self::peer::Fault;
+#[allow(unused_imports)]
 pub use self::pki::Ver;
+#[allow(unused_imports)]
 pub use self::script::{AppEnd, Entry, Mode, PeerEnd, Script, Side, decode};
 
 /// Decodes `data` into a script and runs it. Panics when a check fails.
