@@ -39,7 +39,7 @@ fn later(delay: Duration, actions: &[Action]) -> Op {
 
 #[test]
 fn arbitrary_scripts_agree_with_the_model() {
-    runner(600)
+    runner(400)
         .run(&vec(any::<u8>(), 0..500), |script| {
             run_bytes(&script);
             Ok(())
