@@ -175,3 +175,27 @@ fn the_shutdown_times_out_after_30_s_when_close_notify_is_never_answered() {
         assert_eq!(out.elapsed, Duration::from_secs(30));
     });
 }
+
+/// Found by the fuzzer: once our close_notify is sent, rustls 0.23
+/// debug-asserts on the next record that fails to decrypt or parse instead
+/// of returning the error (rustls issue 959). The assertion panicked inside
+/// the adapter's `data_received` (reported to the exception handler, which
+/// fails the harness); the adapter now reports a typed TLS error.
+#[test]
+fn a_corrupt_record_after_our_close_notify_is_a_tls_error_not_a_panic() {
+    each(|side, entry| {
+        for ours in [Ver::V12, Ver::V13] {
+            let clean = script(side, entry, |s| {
+                (s.ours, s.peer_end, s.app_end) = (ours, PeerEnd::Notify, AppEnd::Close);
+            });
+            // The peer's last record is its close_notify (24 bytes or
+            // more; signature lengths vary by a byte or two between runs).
+            let at = run(&clean).peer_sent - 8;
+            let s = Script { mode: Mode::Real(vec![Fault::Flip { at, xor: 1 }]), ..clean };
+            let out = run(&s);
+            assert_eq!((out.outcome.as_deref(), out.faults_applied), (None, 1), "{s:?}");
+            let lost = out.lost.clone().flatten().unwrap_or_default();
+            assert!(lost.starts_with("Tls("), "{s:?}: {out:?}");
+        }
+    });
+}
