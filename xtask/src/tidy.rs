@@ -116,7 +116,7 @@ fn check_layering(root: &Path, problems: &mut Vec<String>) {
 
 fn rust_sources(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in ["crates", "xtask", "tests", "bench"] {
+    for dir in ["crates", "xtask", "tests", "bench", "fuzz"] {
         walk(&root.join(dir), &mut out);
     }
     out

@@ -221,8 +221,7 @@ impl TlsTransport {
                 let err = rustls::Error::General(format!("reading TLS records: {e}"));
                 return self.tls_failed(err);
             }
-            let processed = self.conn.borrow_mut().process_new_packets();
-            if let Err(e) = processed {
+            if let Err(e) = self.process_new_packets() {
                 return self.tls_failed(e);
             }
             self.pump_out();
@@ -230,6 +229,22 @@ impl TlsTransport {
                 self.handshake_done();
             }
         }
+    }
+
+    /// rustls' `process_new_packets`. Once our close_notify is sent,
+    /// rustls 0.23 meets a record that fails to parse or decrypt with a
+    /// debug assertion (it would send a fatal alert after close_notify;
+    /// rustls issue 959) where a release build returns the error: in a
+    /// debug build that panic is turned into the error, and the connection
+    /// (whose rustls state is failed either way) ends the same way.
+    fn process_new_packets(&self) -> Result<(), rustls::Error> {
+        let process = || self.conn.borrow_mut().process_new_packets().map(drop);
+        if !self.shutting_down.get() {
+            return process();
+        }
+        catch_unwind(AssertUnwindSafe(process)).unwrap_or_else(|_| {
+            Err(rustls::Error::General("a record after close_notify could not be processed".into()))
+        })
     }
 
     fn pause_lower_if_paused(&self) {

@@ -1,13 +1,26 @@
-//! A fuzz harness for the reader: arbitrary bytes decode into a script of
-//! feeds, EOF, an exception, reads started in two slots, polls and drops.
-//! Shared by the deterministic proptest run (streams_model.rs) and the
-//! cargo-fuzz target (fuzz/). It checks that nothing panics or hangs, that
-//! only one read waits at a time, that no byte is lost or invented (every
-//! fed byte is returned, discarded by a too-long line, or still buffered —
-//! dropping pending reads included), and that read flow control pauses and
-//! resumes in pairs.
+//! A fuzz harness for the stream reader's parsing (ST-02), shared by the
+//! cargo-fuzz target `stream_reader` (fuzz/) and the deterministic proptest
+//! run (tests/tests/fuzz_stream_reader.rs). Two checks:
+//!
+//! * [`run_bytes`]: arbitrary bytes decode into a script of feeds, EOF, an
+//!   exception, reads started in two slots, polls and drops. Nothing may
+//!   panic or hang, only one read waits at a time, no byte is lost or
+//!   invented (every fed byte is returned, discarded by a too-long line,
+//!   or still buffered — dropping pending reads included), and read flow
+//!   control pauses and resumes in pairs.
+//! * [`model_bytes`]: arbitrary bytes decode into data, a chunking of it, a
+//!   limit and reads (readline / readuntil / readexactly); the reader fed
+//!   the chunks must give what a reference computed over the whole input
+//!   gives ([`model`]).
 
 #![allow(dead_code, unreachable_pub)]
+
+#[path = "../cursor.rs"]
+mod cursor;
+
+/// The recording transport of the stream tests.
+#[path = "../../../crates/streams/tests/util/fake.rs"]
+mod fake;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,28 +28,18 @@ use std::task::{Context, Poll, Waker};
 
 use loop_streams::{Error, Result, StreamReader};
 
-use super::util::fake::Fake;
+use self::cursor::Cursor;
+use self::fake::Fake;
 
 type Read<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + 'a>>;
 
 /// Bytes the feeds draw from: separators are frequent.
 const ALPHABET: &[u8] = b"ab\n;\r";
 
-struct Cursor<'a>(&'a [u8]);
-
-impl Cursor<'_> {
-    fn next(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-    fn byte(&mut self) -> u8 {
-        self.next().unwrap_or(0)
-    }
-    fn text(&mut self, max: u8) -> Vec<u8> {
-        let n = self.byte() % max;
-        (0..n).map(|_| ALPHABET[usize::from(self.byte()) % ALPHABET.len()]).collect()
-    }
+/// Up to `max - 1` bytes of [`ALPHABET`].
+fn text(c: &mut Cursor<'_>, max: u8) -> Vec<u8> {
+    let n = c.byte() % max;
+    (0..n).map(|_| ALPHABET[usize::from(c.byte()) % ALPHABET.len()]).collect()
 }
 
 /// What the script observed, for the accounting check.
@@ -96,13 +99,13 @@ fn poll(slot: &mut Option<Read<'_>>, cx: &mut Context<'_>) -> Option<Result<Vec<
 
 /// Runs one script. Panics when a check fails.
 pub fn run_bytes(data: &[u8]) {
-    let mut c = Cursor(data);
+    let mut c = Cursor::new(data);
     let limit = usize::from(c.byte() % 16) + 1;
     let reader = StreamReader::with_limit(limit).unwrap();
     let (fake, transport) = Fake::new();
     reader.set_transport(transport).unwrap();
     // Separators for readuntil_any (possibly an invalid, empty one).
-    let seps: Vec<Vec<u8>> = (0..c.byte() % 3).map(|_| c.text(3)).collect();
+    let seps: Vec<Vec<u8>> = (0..c.byte() % 3).map(|_| text(&mut c, 3)).collect();
     let mut tally = Tally::default();
     let mut eof = false;
     let mut failed = false;
@@ -118,7 +121,7 @@ pub fn run_bytes(data: &[u8]) {
             let i = usize::from(b & 1);
             match (b >> 1) % 8 {
                 0 | 1 => {
-                    let chunk = c.text(24);
+                    let chunk = text(&mut c, 24);
                     let r = reader.feed_data(&chunk);
                     if eof {
                         assert!(matches!(r, Err(Error::InvalidState(_))));
@@ -128,7 +131,7 @@ pub fn run_bytes(data: &[u8]) {
                     }
                 }
                 2 => {
-                    if c.byte() % 4 == 0 {
+                    if c.byte() & 3 == 0 {
                         reader.feed_eof();
                         eof = true;
                     }
@@ -245,10 +248,9 @@ fn model_until(rest: &mut &[u8], seps: &[Vec<u8>], limit: usize) -> Outcome {
     sorted.sort_by_key(|s| s.len());
     let mut best: Option<(usize, usize)> = None;
     for s in &sorted {
-        if let Some(i) = find(rest, s) {
-            if best.is_none_or(|(_, e)| i + s.len() < e) {
-                best = Some((i, i + s.len()));
-            }
+        let found = find(rest, s).filter(|&i| best.is_none_or(|(_, e)| i + s.len() < e));
+        if let Some(i) = found {
+            best = Some((i, i + s.len()));
         }
     }
     match best {
@@ -347,4 +349,34 @@ pub fn chunked(data: &[u8], cuts: &[usize], limit: usize, ops: &[Op]) -> Vec<Out
         }
     }
     out
+}
+
+/// Decodes a limit, reads (readline / readuntil / readexactly), a
+/// chunking and data (the rest of the bytes) from `bytes`, and checks that
+/// the reader fed the chunks agrees with [`model`]. Panics when not.
+pub fn model_bytes(bytes: &[u8]) {
+    let mut c = Cursor::new(bytes);
+    let limit = usize::from(c.byte() % 48) + 1;
+    let ops: Vec<Op> = (0..c.byte() % 25)
+        .filter_map(|_| match c.byte() % 8 {
+            0..=2 => Some(Op::Line),
+            3..=5 => {
+                let seps: Vec<Vec<u8>> = (0..c.byte() % 3 + 1)
+                    .map(|_| text(&mut c, 4))
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                // readuntil_any refuses an empty list: not a read to model.
+                (!seps.is_empty()).then_some(Op::Until(seps))
+            }
+            _ => Some(Op::Exactly(usize::from(c.byte() % 30))),
+        })
+        .collect();
+    let cuts: Vec<usize> = (0..c.byte() % 40).map(|_| usize::from(c.byte())).collect();
+    let mut data = Vec::new();
+    while let Some(b) = c.next() {
+        data.push(ALPHABET[usize::from(b) % ALPHABET.len()]);
+    }
+    let want = model(&data, limit, &ops);
+    let got = chunked(&data, &cuts, limit, &ops);
+    assert_eq!(got, want, "data {data:?}, cuts {cuts:?}, limit {limit}, reads {ops:?}");
 }
