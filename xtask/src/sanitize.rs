@@ -38,6 +38,13 @@ const ASAN_HOSTS: &[&str] = &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux
 /// unwinds on every allocation) whole stacks cheaply.
 const ASAN_RUSTFLAGS: &str = "-Zsanitizer=address -Cforce-frame-pointers=yes";
 
+/// Cargo settings of the ASan build: line tables are all a report's stacks
+/// need (file and line of every frame), and incremental state is of little
+/// use to an occasional run. With full debug info and incremental state
+/// `target/sanitize` took 9.4 GB; with these, 3.1 GB.
+const ASAN_CARGO_ENV: &[(&str, &str)] =
+    &[("CARGO_PROFILE_DEV_DEBUG", "line-tables-only"), ("CARGO_INCREMENTAL", "0")];
+
 /// `ASAN_OPTIONS` of the ASan run: leaks are reported at each test binary's
 /// exit (the default on Linux, stated here so a changed default cannot turn
 /// it off), and stack use after return is checked too.
@@ -273,16 +280,13 @@ fn run_asan() -> Outcome {
         Err(e) => return Outcome::Failed(Duration::ZERO, e),
     };
     let lsan_options = format!("suppressions={suppressions}:print_suppressions=1");
-    timed(|| {
-        nightly_cargo(
-            &args,
-            &[
-                ("RUSTFLAGS", ASAN_RUSTFLAGS),
-                ("ASAN_OPTIONS", ASAN_OPTIONS),
-                ("LSAN_OPTIONS", &lsan_options),
-            ],
-        )
-    })
+    let mut envs = vec![
+        ("RUSTFLAGS", ASAN_RUSTFLAGS),
+        ("ASAN_OPTIONS", ASAN_OPTIONS),
+        ("LSAN_OPTIONS", &lsan_options),
+    ];
+    envs.extend_from_slice(ASAN_CARGO_ENV);
+    timed(|| nightly_cargo(&args, &envs))
 }
 
 /// Writes [`LSAN_SUPPRESSIONS`] as a suppressions file in `dir`; returns
