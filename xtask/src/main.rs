@@ -1,16 +1,19 @@
 //! Project automation: `cargo xtask ci`, `cargo xtask bench`,
-//! `cargo xtask soak` and `cargo xtask package`.
+//! `cargo xtask soak`, `cargo xtask sanitize` and `cargo xtask package`.
 //!
 //! `ci` is the whole truth of the project's checks: if it passes locally,
 //! CI is green. `bench` runs every benchmark (tulip beside tokio and smol in
 //! the same run) and writes the table to `docs/benchmarks.md`. `soak` runs the
-//! load, fault and storm scenarios (`ci` runs their short version). `package`,
+//! load, fault and storm scenarios (`ci` runs their short version).
+//! `sanitize` runs the tests under AddressSanitizer/LeakSanitizer and Miri
+//! on a nightly toolchain (not part of `ci`: it is slow). `package`,
 //! one of `ci`'s steps, packages every publishable crate and builds what was
 //! packaged.
 
 mod bench;
 mod ci;
 mod package;
+mod sanitize;
 mod soak;
 mod tidy;
 
@@ -24,10 +27,11 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("package") => package::run(),
         Some("soak") => soak::run(&args[1..]),
+        Some("sanitize") => sanitize::run(&args[1..]),
         Some("tidy") => tidy::check(&workspace_root()).map_err(|problems| problems.join("\n")),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci [--skip-examples] | bench [NAME...] | soak [--short] [NAME...] | package | tidy>"
+                "usage: cargo xtask <ci [--skip-examples] | bench [NAME...] | soak [--short] [NAME...] | sanitize [asan|miri] | package | tidy>"
             );
             return ExitCode::from(2);
         }

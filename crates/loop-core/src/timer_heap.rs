@@ -213,6 +213,29 @@ mod tests {
     }
 
     #[test]
+    fn clear_cancels_every_entry_and_releases_its_closure() {
+        let mut heap = TimerHeap::new();
+        let t0 = Instant::now();
+        let token = Rc::new(());
+        let timers: Vec<_> = (0..5)
+            .map(|i| {
+                let tk = token.clone();
+                let h = Handle::timer(move || drop(tk), heap.cancelled_counter());
+                heap.push(t0 + Duration::from_secs(i), h)
+            })
+            .collect();
+        timers[1].cancel();
+        heap.clear();
+        assert_eq!((heap.len(), heap.cancelled_len()), (0, 0));
+        assert_eq!(Rc::strong_count(&token), 1, "every closure released");
+        assert!(timers.iter().all(TimerHandle::cancelled));
+        assert_eq!(heap.next_deadline(), None);
+        // Cancelling a cleared timer counts nothing.
+        timers[0].cancel();
+        assert_eq!(heap.cancelled_len(), 0);
+    }
+
+    #[test]
     fn cancelled_top_is_skipped_for_deadline() {
         let mut heap = TimerHeap::new();
         let t0 = Instant::now();

@@ -144,8 +144,13 @@ fn run<P: Primitive>(prim: &P, capacity: usize, ops: Vec<Op>) -> Result<(), Test
     Ok(())
 }
 
+/// Cases per property: 512, or 4 under Miri (`cargo xtask sanitize miri`),
+/// where each case runs thousands of times slower; there the point is to
+/// check for undefined behaviour and leaks along real operation sequences,
+/// not to search widely.
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() }
+    let cases = if cfg!(miri) { 4 } else { 512 };
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
 proptest! {

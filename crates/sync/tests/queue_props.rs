@@ -318,8 +318,13 @@ fn shut_down<S: Store<Item = Item>, M: Model>(
     h.check_invariants()
 }
 
+/// Cases per property: 512, or 4 under Miri (`cargo xtask sanitize miri`),
+/// where each case runs thousands of times slower; there the point is to
+/// check for undefined behaviour and leaks along real operation sequences,
+/// not to search widely.
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() }
+    let cases = if cfg!(miri) { 4 } else { 512 };
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
 proptest! {

@@ -18,6 +18,8 @@ mod cell;
 mod raw;
 mod slab;
 mod spawn;
+#[cfg(test)]
+mod tests;
 mod waker;
 
 use std::cell::{Cell, RefCell};
