@@ -130,16 +130,11 @@ mod servers {
     pub(super) fn run(which: &str) {
         match which {
             "tulip-streams" => tulip_streams(),
-            "tulip-protocol" => tulip_protocol(),
-            "tokio" => tokio_server(),
+            // The same servers as the TCP benchmark's.
+            "tulip-protocol" => super::echo_servers::run("tulip"),
+            "tokio" => super::echo_servers::run("tokio"),
             other => panic!("unknown server {other}"),
         }
-    }
-
-    fn announce(port: u16) {
-        println!("{port}");
-        use std::io::Write;
-        std::io::stdout().flush().unwrap();
     }
 
     fn tulip_streams() {
@@ -163,63 +158,12 @@ mod servers {
             )
             .await
             .unwrap();
-            announce(server.addresses()[0].port().unwrap());
+            super::echo_servers::announce(server.addresses()[0].port().unwrap());
             server.serve_forever().await.unwrap();
         })
         .unwrap();
-    }
-
-    fn tulip_protocol() {
-        use loop_transports::{BaseProtocol, NetExt, Protocol, ServerOptions, TransportRef};
-
-        struct Echo(Option<TransportRef>);
-        impl BaseProtocol for Echo {
-            fn connection_made(&mut self, t: TransportRef) {
-                self.0 = Some(t);
-            }
-        }
-        impl Protocol for Echo {
-            fn data_received(&mut self, data: &[u8]) {
-                let _ = self.0.as_ref().unwrap().write(data);
-            }
-        }
-        let lp = loop_core::Loop::new().unwrap();
-        let l = lp.clone();
-        lp.run_until_complete(async move {
-            let server = l
-                .create_server(|| Echo(None), "127.0.0.1", 0, ServerOptions::default())
-                .await
-                .unwrap();
-            announce(server.addresses()[0].port().unwrap());
-            server.serve_forever().await.unwrap();
-        })
-        .unwrap();
-    }
-
-    fn tokio_server() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            announce(l.local_addr().unwrap().port());
-            loop {
-                let (mut s, _) = l.accept().await.unwrap();
-                s.set_nodelay(true).unwrap();
-                tokio::task::spawn_local(async move {
-                    let mut buf = vec![0u8; 256 * 1024];
-                    loop {
-                        match s.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => {
-                                if s.write_all(&buf[..n]).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        });
     }
 }
+
+#[path = "common/echo_servers.rs"]
+mod echo_servers;

@@ -17,7 +17,7 @@ pub(super) fn run(which: &str) {
     }
 }
 
-fn announce(port: u16) {
+pub(super) fn announce(port: u16) {
     println!("{port}");
     use std::io::Write;
     std::io::stdout().flush().unwrap();

@@ -230,15 +230,19 @@ impl Driver for EpollDriver {
                 writable: err || flags.contains(EventFlags::OUT),
             };
             let idx = key as usize;
-            if self.reported.len() <= idx {
-                self.reported.resize(idx + 1, 0);
-            }
-            self.reported[idx] = self.polls;
             if flags.intersects(STICKY)
                 && self.edge.get(idx).copied().unwrap_or(false)
                 && !self.sticky.iter().any(|e| e.fd == event.fd)
             {
                 self.sticky.push(event);
+            }
+            // Stamped only while some fd is sticky (the common case pays
+            // nothing): a sticky fd the kernel reported is not repeated.
+            if !self.sticky.is_empty() {
+                if self.reported.len() <= idx {
+                    self.reported.resize(idx + 1, 0);
+                }
+                self.reported[idx] = self.polls;
             }
             events.push(event);
         }

@@ -81,8 +81,7 @@ impl IoRegistry {
                 let old = entry.slot(dir).replace(watch);
                 if let Err(e) = driver.reregister(fd, entry.interest()) {
                     // Refused: the entry stays as it was.
-                    let new = std::mem::replace(entry.slot(dir), old);
-                    drop(new);
+                    *entry.slot(dir) = old;
                     return Err(invalid(e));
                 }
                 if let Some(old) = old {
